@@ -1,0 +1,7 @@
+"""planner: optimization-based procurement planning for AI compute."""
+
+from planner.errors import InputError, InputIssue
+
+__version__ = "0.1.0"
+
+__all__ = ["InputError", "InputIssue", "__version__"]
