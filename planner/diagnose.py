@@ -1,0 +1,59 @@
+"""Explaining infeasibility: re-solve with penalised slack and name the months and constraints to blame."""
+
+from __future__ import annotations
+
+from itertools import groupby
+
+import pyomo.environ as pyo
+from pyomo.contrib.appsi.solvers import Highs
+
+from planner.model import build_model
+from planner.model.data import TOKENS_PER_UNIT, USD_PER_UNIT
+from planner.schema import Problem, add_months
+
+SLACK_TOLERANCE = 1e-6
+
+
+def _month_ranges(first_month: str, months: list[int]) -> str:
+    """'2025-03..2025-06, 2025-09' from month indices."""
+    parts = []
+    for _, run in groupby(enumerate(sorted(months)), key=lambda pair: pair[1] - pair[0]):
+        block = [t for _, t in run]
+        start, end = add_months(first_month, block[0]), add_months(first_month, block[-1])
+        parts.append(start if start == end else f"{start}..{end}")
+    return ", ".join(parts)
+
+
+def explain_infeasibility(problem: Problem, scenarios: list[str] | None = None) -> list[str]:
+    """Sentences naming each violated rule, by constraint family, scenario, workload and months."""
+    model = build_model(problem, scenarios, elastic=True)
+    solver = Highs()
+    solver.config.load_solution = False
+    solver.config.time_limit = min(problem.settings.time_limit_seconds, 120.0)
+    results = solver.solve(model)
+    if results.best_feasible_objective is None:
+        return ["the model stays infeasible even when demand may go unserved and the budget may be "
+                "exceeded: check offer min_blocks against max_provider_share"]
+    results.solution_loader.load_vars()
+    first = problem.settings.first_month
+    reasons: list[str] = []
+    short: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    for (s, t, w), var in model.unserved_ttok.items():
+        value = var.value or 0.0
+        if not model.data.unserved_allowed[w] and value > SLACK_TOLERANCE:
+            short.setdefault((s, w), []).append((t, value))
+    for (s, w), cells in short.items():
+        tokens = sum(v for _, v in cells) * TOKENS_PER_UNIT
+        reasons.append(
+            f"demand_balance / throughput: workload '{w}' in scenario '{s}' cannot be fully served in "
+            f"{_month_ranges(first, [t for t, _ in cells])} ({tokens:.3g} tokens short) and its "
+            f"unserved_allowed is no: capacity, power caps, lead times or on-demand caps are too tight"
+        )
+    if hasattr(model, "budget_overrun_musd") and (model.budget_overrun_musd.value or 0) > SLACK_TOLERANCE:
+        over = pyo.value(model.budget_overrun_musd) * USD_PER_UNIT
+        reasons.append(f"budget: the offers' minimum blocks need ${over:,.0f} more than "
+                       f"max_total_commitment_usd allows")
+    if not reasons:
+        reasons.append("the model is infeasible, but no single family could be blamed; check offer "
+                       "min_blocks, max_provider_share and max_total_commitment_usd together")
+    return reasons

@@ -1,0 +1,124 @@
+"""``build_model``: the whole procurement model as one flat list of constraint families."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import pyomo.environ as pyo
+
+from planner.model.capacity import define_capacity, define_on_demand
+from planner.model.costs import define_budget, define_objective, define_provider_share
+from planner.model.credits import define_credits
+from planner.model.data import ModelData, prepare
+from planner.model.demand import (
+    define_demand_balance,
+    define_demand_variables,
+    define_throughput,
+    define_unserved_cost,
+)
+from planner.model.leases import (
+    define_lease_costs,
+    define_lease_terms,
+    define_lease_variables,
+    define_offer_limits,
+)
+from planner.model.policies import define_policy_choice, define_throttling
+from planner.model.power import define_power
+from planner.schema import Problem
+
+Family = Callable[[pyo.ConcreteModel, ModelData], None]
+
+
+def define_sets(m: pyo.ConcreteModel, d: ModelData) -> None:
+    """Sets shared by several families: months, scenarios, (scenario, month) pairs."""
+    m.MONTHS = pyo.Set(initialize=d.months, ordered=True)
+    m.SCENARIOS = pyo.Set(initialize=d.scenarios, ordered=True)
+    m.SCENARIO_MONTHS = pyo.Set(initialize=[(s, t) for s in d.scenarios for t in d.months],
+                                dimen=2, ordered=True)
+
+
+FAMILIES: list[Family] = [
+    define_sets,
+    # first stage: leases
+    define_lease_variables,
+    define_lease_terms,
+    define_offer_limits,
+    define_lease_costs,
+    # second stage: allocation, demand, policies, power, credits
+    define_capacity,
+    define_on_demand,
+    define_demand_variables,
+    define_policy_choice,
+    define_demand_balance,
+    define_throughput,
+    define_throttling,
+    define_unserved_cost,
+    define_power,
+    define_credits,
+    # budget, risk and the objective
+    define_budget,
+    define_provider_share,
+    define_objective,
+]
+"""The model, in order. Each family is a function ``(model, data) -> None`` documented with its math."""
+
+
+def build_model(problem: Problem, scenarios: list[str] | None = None, *, elastic: bool = False,
+                data: ModelData | None = None) -> pyo.ConcreteModel:
+    """Build the two-stage procurement MILP for ``problem`` (optionally a subset of its scenarios).
+
+    ``elastic=True`` turns forbidden unserved demand and the budget into penalised slack, which
+    makes any instance feasible; :mod:`planner.diagnose` uses it to explain infeasibility.
+    """
+    d = data or prepare(problem, scenarios)
+    d.elastic = elastic
+    m = pyo.ConcreteModel(name="procurement")
+    m.data = d
+    # Pyomo's debug logging makes builds much slower; keep it quiet whatever the caller configured.
+    pyomo_logger = logging.getLogger("pyomo")
+    previous = pyomo_logger.level
+    pyomo_logger.setLevel(logging.WARNING)
+    try:
+        for define in FAMILIES:
+            define(m, d)
+    finally:
+        pyomo_logger.setLevel(previous)
+    return m
+
+
+SWEEPABLE_PARAMS: dict[str, str] = {
+    "offer_price_usd_per_gpu_hour": "offer_price_usd_per_gpu_hour",
+    "od_price_usd_per_gpu_hour": "od_price_usd_per_gpu_hour",
+    "od_max_kgpu": "od_max_kgpu",
+    "throughput_ttok_per_kgpu_month": "throughput_ttok_per_kgpu_month",
+    "demand_ttok": "demand_ttok",
+    "power_cap_mw": "power_cap_mw",
+    "credit_amount_musd": "credit_amount_musd",
+}
+"""Model Param name -> ModelData field: the numbers a sweep may change without a rebuild."""
+
+
+def update_parameters(m: pyo.ConcreteModel, problem: Problem) -> bool:
+    """Load ``problem``'s numbers into the mutable Params of an existing model, in place.
+
+    Returns False (and changes nothing) when the new problem differs in anything other than the
+    mutable parameters, so the caller must rebuild. Keeps persistent solvers warm.
+    """
+    old: ModelData = m.data
+    new = prepare(problem, old.scenarios)
+    new.elastic = old.elastic
+    if new.structure_key() != old.structure_key():
+        return False
+    fixed_fields = set(vars(old)) - set(SWEEPABLE_PARAMS.values()) - {"max_total_commitment_musd"}
+    if any(getattr(old, f) != getattr(new, f) for f in fixed_fields):
+        return False
+    for param_name, field_name in SWEEPABLE_PARAMS.items():
+        param = getattr(m, param_name)
+        values = getattr(new, field_name)
+        for index in param:
+            param[index] = values[index]
+    if new.max_total_commitment_musd is not None:
+        m.max_total_commitment_musd = new.max_total_commitment_musd
+    m.data = new
+    return True

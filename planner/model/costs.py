@@ -1,0 +1,123 @@
+"""Costs: every family registers its cost expressions here; the objective sums them.
+
+No family writes the objective directly. A cost term is an Expression indexed by payment month
+(first stage, the same in every scenario) or by (scenario, month) (second stage), in MUSD per month,
+undiscounted; this module discounts, weights by probability and adds the optional CVaR term.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyomo.environ as pyo
+
+from planner.model.data import ModelData
+
+
+@dataclass(frozen=True)
+class CostTerm:
+    """A registered cost: report category, Expression component name, and stage."""
+
+    category: str
+    component: str
+    first_stage: bool
+
+
+def add_cost_term(m: pyo.ConcreteModel, category: str, component: str, *, first_stage: bool = False) -> None:
+    """Register a cost Expression (MUSD per month, undiscounted) under a report category."""
+    if not hasattr(m, "cost_terms"):
+        m.cost_terms = []
+    m.cost_terms.append(CostTerm(category, component, first_stage))
+
+
+def counted_payment_months(m: pyo.ConcreteModel, d: ModelData) -> list[int]:
+    """Payment months that enter the objective: all of them (take-or-pay) or the horizon's."""
+    return list(m.PAYMENT_MONTHS) if d.count_payments_beyond_horizon else list(d.months)
+
+
+def define_objective(m: pyo.ConcreteModel, d: ModelData) -> None:
+    r"""Scenario cost (NPV) and the objective: expected cost, optionally blended with CVaR.
+
+    .. math:: \mathit{scenario\_cost\_musd}_s = \sum_{t} \delta_t \Big(\sum_{c \in \mathcal{C}_1}
+              c_t + \sum_{c \in \mathcal{C}_2} c_{s,t}\Big), \qquad \delta_t = (1+r)^{-t/12}
+
+    .. math:: \min\ (1-\omega) \sum_s \pi_s\,\mathit{scenario\_cost\_musd}_s
+              + \omega\Big(\eta + \frac{1}{1-\alpha}\sum_s \pi_s\,\mathit{cvar\_excess}_s\Big)
+              \quad\text{s.t.}\quad \mathit{cvar\_excess}_s \ge \mathit{scenario\_cost\_musd}_s - \eta
+
+    :math:`\mathcal{C}_1` are first-stage terms (leases, upfront, commitments), :math:`\mathcal{C}_2`
+    second-stage terms (on-demand, credits, throttling, unserved, goodwill).
+    """
+    first_months = counted_payment_months(m, d)
+    first_stage = sum(
+        d.discount(t) * getattr(m, term.component)[t]
+        for term in m.cost_terms if term.first_stage for t in first_months
+    )
+    m.first_stage_cost_musd = pyo.Expression(expr=first_stage)
+
+    def scenario_cost(m: pyo.ConcreteModel, s: str) -> pyo.Expression:
+        return m.first_stage_cost_musd + sum(
+            d.discount(t) * getattr(m, term.component)[s, t]
+            for term in m.cost_terms if not term.first_stage for t in d.months
+        )
+
+    m.scenario_cost_musd = pyo.Expression(m.SCENARIOS, rule=scenario_cost)
+    expected = sum(d.probability[s] * m.scenario_cost_musd[s] for s in d.scenarios)
+    m.expected_cost_musd = pyo.Expression(expr=expected)
+    if d.cvar_weight > 0:
+        m.cvar_eta = pyo.Var(within=pyo.Reals)
+        m.cvar_excess = pyo.Var(m.SCENARIOS, within=pyo.NonNegativeReals)
+        m.cvar_excess_def = pyo.Constraint(
+            m.SCENARIOS, rule=lambda m, s: m.cvar_excess[s] >= m.scenario_cost_musd[s] - m.cvar_eta
+        )
+        m.cvar_musd = pyo.Expression(
+            expr=m.cvar_eta + sum(d.probability[s] * m.cvar_excess[s] for s in d.scenarios)
+            / (1.0 - d.cvar_alpha)
+        )
+        objective = (1.0 - d.cvar_weight) * m.expected_cost_musd + d.cvar_weight * m.cvar_musd
+    else:
+        objective = m.expected_cost_musd
+    if d.elastic:
+        objective += m.elastic_penalty_musd
+    m.total_cost = pyo.Objective(expr=objective, sense=pyo.minimize)
+
+
+def define_budget(m: pyo.ConcreteModel, d: ModelData) -> None:
+    r"""Optional cap on the total of new lease commitments (every payment, undiscounted).
+
+    .. math:: \sum_{t} (\mathit{lease\_payment\_musd}_t + \mathit{lease\_upfront\_musd}_t)
+              \le \overline{B} \ (+\ \mathit{budget\_overrun\_musd}\ \text{when diagnosing})
+    """
+    m.elastic_penalty_musd = pyo.Expression(expr=0.0)
+    if d.max_total_commitment_musd is None:
+        return
+    m.max_total_commitment_musd = pyo.Param(initialize=d.max_total_commitment_musd, mutable=True,
+                                            within=pyo.Reals)
+    total = sum(m.lease_payment_musd[t] + m.lease_upfront_musd[t] for t in m.PAYMENT_MONTHS)
+    if d.elastic:
+        m.budget_overrun_musd = pyo.Var(within=pyo.NonNegativeReals)
+        m.elastic_penalty_musd.expr = 1e3 * m.budget_overrun_musd
+        m.budget = pyo.Constraint(expr=total <= m.max_total_commitment_musd + m.budget_overrun_musd)
+    else:
+        m.budget = pyo.Constraint(expr=total <= m.max_total_commitment_musd)
+
+
+def define_provider_share(m: pyo.ConcreteModel, d: ModelData) -> None:
+    r"""Optional cap on any one provider's share of lease + on-demand spend in the horizon.
+
+    .. math:: \sum_t \mathit{spend}_{s,t,p} \le \sigma \sum_{p'} \sum_t \mathit{spend}_{s,t,p'}
+              \qquad \mathit{spend}_{s,t,p} = \mathit{lease\_provider\_spend\_musd}_{t,p}
+              + \mathit{on\_demand\_spend\_musd}_{s,t,p}
+    """
+    if d.max_provider_share is None or len(d.providers) < 2:
+        return
+
+    def spend(m: pyo.ConcreteModel, s: str, p: str) -> pyo.Expression:
+        return sum(m.lease_provider_spend_musd[t, p] + m.on_demand_spend_musd[s, t, p] for t in d.months)
+
+    m.provider_spend_musd = pyo.Expression(m.SCENARIOS, m.PROVIDERS, rule=spend)
+    m.provider_share = pyo.Constraint(
+        m.SCENARIOS, m.PROVIDERS,
+        rule=lambda m, s, p: m.provider_spend_musd[s, p]
+        <= d.max_provider_share * sum(m.provider_spend_musd[s, q] for q in d.providers),
+    )

@@ -1,0 +1,275 @@
+"""Model data: the validated ``Problem`` turned into sparse index sets and scaled numbers.
+
+Everything the Pyomo model needs is computed here, in plain Python, before Pyomo sees it, so the
+model functions only declare rows that exist (a lease block only over its term, an allocation only
+where a GPU type may serve a workload at a site that can hold it).
+
+Internal units keep the constraint matrix well conditioned (coefficients near 1e-3..1e3 instead of
+raw token counts near 1e15):
+
+* GPUs in thousands (kGPU), tokens in trillions (Ttok), money in millions of USD (MUSD), power in MW.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from planner.schema import Problem
+
+GPUS_PER_UNIT = 1_000.0
+"""One model GPU unit is a thousand GPUs."""
+TOKENS_PER_UNIT = 1e12
+"""One model token unit is a trillion tokens."""
+USD_PER_UNIT = 1e6
+"""One model money unit is a million USD."""
+SECONDS_PER_HOUR = 3600.0
+
+
+@dataclass
+class ModelData:
+    """Sets and parameter values of the model, in internal units (see module docstring)."""
+
+    months: list[int]
+    month_labels: list[str]
+    scenarios: list[str]
+    probability: dict[str, float]
+    workloads: list[str]
+    gpu_types: list[str]
+    sites: list[str]
+    providers: list[str]
+    offers: list[str]
+    on_demand: list[str]
+    credits: list[str]
+    policies: list[str]
+
+    discount_rate_per_year: float
+    hours_per_month: float
+    count_payments_beyond_horizon: bool
+
+    # Leases: (offer, start month) pairs inside the start window; months each start is active in.
+    lease_starts: list[tuple[str, int]]
+    lease_active_months: dict[tuple[str, int], list[int]]
+    lease_payment_months: dict[tuple[str, int], list[int]]
+    offer_gpu_type: dict[str, str]
+    offer_site: dict[str, str]
+    offer_provider: dict[str, str]
+    offer_block_kgpu: dict[str, float]
+    offer_price_usd_per_gpu_hour: dict[str, float]
+    offer_term_months: dict[str, int]
+    offer_upfront_musd_per_block: dict[str, float]
+    offer_min_blocks: dict[str, int]
+    offer_max_blocks: dict[str, int]
+
+    # Capacity pools: (gpu type, site, month) that can hold GPUs; existing commitments in kGPU.
+    pools: list[tuple[str, str, int]]
+    committed_kgpu: dict[tuple[str, str, int], float]
+    committed_cost_musd: dict[int, float]
+    availability: dict[str, float]
+
+    # Serving: (workload, gpu type, site) allocations and (workload, on-demand option) allocations.
+    serve_keys: list[tuple[str, str, str]]
+    on_demand_serve_keys: list[tuple[str, str]]
+    throughput_ttok_per_kgpu_month: dict[tuple[str, str], float]
+
+    od_gpu_type: dict[str, str]
+    od_provider: dict[str, str]
+    od_price_usd_per_gpu_hour: dict[str, float]
+    od_max_kgpu: dict[str, float]
+
+    # Demand and policies.
+    demand_ttok: dict[tuple[str, int, str], float]
+    peak_to_average: dict[str, float]
+    revenue_musd_per_ttok: dict[str, float]
+    unserved_penalty_musd_per_ttok: dict[str, float]
+    unserved_allowed: dict[str, bool]
+    admitted_fraction: dict[tuple[str, str], float]
+    peak_multiplier: dict[tuple[str, str], float]
+    goodwill_musd_per_month: dict[str, float]
+
+    # Power.
+    power_cap_mw: dict[tuple[str, int], float]
+    mw_per_kgpu: dict[tuple[str, str], float]
+
+    # Credits: months each credit can pay in, and what it pays for.
+    credit_provider: dict[str, str]
+    credit_amount_musd: dict[str, float]
+    credit_months: dict[str, list[int]]
+    credit_applies_to: dict[str, str]
+
+    # Budget and risk.
+    max_total_commitment_musd: float | None
+    max_provider_share: float | None
+    cvar_weight: float
+    cvar_alpha: float
+
+    elastic: bool = False
+    """Diagnosis mode: forbidden unserved demand and budget overruns become penalised slack."""
+    notes: list[str] = field(default_factory=list)
+
+    def discount(self, month: int) -> float:
+        """Present-value factor of a payment in month ``month`` (0 = first month): (1+r)^(-t/12)."""
+        return (1.0 + self.discount_rate_per_year) ** (-month / 12.0)
+
+    def structure_key(self) -> tuple[object, ...]:
+        """Everything that shapes the model's index sets; equal keys mean parameters alone changed."""
+        return (
+            tuple(self.months),
+            tuple(self.scenarios),
+            tuple(self.workloads),
+            tuple(self.lease_starts),
+            tuple(self.pools),
+            tuple(self.serve_keys),
+            tuple(self.on_demand_serve_keys),
+            tuple(self.policies),
+            tuple(self.credits),
+            tuple(sorted(self.credit_months.items())),
+            tuple(sorted(self.unserved_allowed.items())),
+            tuple(sorted(self.credit_applies_to.items())),
+            self.max_total_commitment_musd is None,
+            self.max_provider_share is None,
+            self.cvar_weight > 0,
+            tuple(sorted(self.offer_min_blocks.items())),
+        )
+
+
+def prepare(problem: Problem, scenarios: list[str] | None = None) -> ModelData:
+    """Build :class:`ModelData` from a validated problem, optionally for a subset of scenarios
+    (probabilities renormalised), as the uncertainty analysis needs."""
+    s = problem.settings
+    months = list(range(s.months))
+    hours = s.hours_per_month
+
+    chosen = [sc for sc in problem.scenarios if scenarios is None or sc.name in scenarios]
+    total_probability = sum(sc.probability for sc in chosen)
+    probability = {sc.name: sc.probability / total_probability for sc in chosen}
+
+    # Leases: start months inside the window and the horizon; active and paying months.
+    lease_starts: list[tuple[str, int]] = []
+    active: dict[tuple[str, int], list[int]] = {}
+    paying: dict[tuple[str, int], list[int]] = {}
+    for o in problem.lease_offers:
+        first = max(0, problem.month_index(o.earliest_start_month))
+        last = min(s.months - 1, problem.month_index(o.latest_start_month))
+        for k in range(first, last + 1):
+            lease_starts.append((o.offer_id, k))
+            active[o.offer_id, k] = [m for m in range(k, k + o.term_months) if m < s.months]
+            paying[o.offer_id, k] = list(range(k, k + o.term_months))
+
+    committed: dict[tuple[str, str, int], float] = {}
+    committed_cost: dict[int, float] = dict.fromkeys(months, 0.0)
+    for c in problem.commitments:
+        for t in range(max(0, problem.month_index(c.start_month)),
+                       min(s.months - 1, problem.month_index(c.end_month)) + 1):
+            key = (c.gpu_type, c.site, t)
+            committed[key] = committed.get(key, 0.0) + c.gpus / GPUS_PER_UNIT
+            committed_cost[t] += c.gpus * c.price_usd_per_gpu_hour * hours / USD_PER_UNIT
+
+    offer = {o.offer_id: o for o in problem.lease_offers}
+    pool_set = set(committed)
+    for (o_id, _k), ms in active.items():
+        pool_set.update((offer[o_id].gpu_type, offer[o_id].site, m) for m in ms)
+    pools = sorted(pool_set, key=lambda p: (p[2], p[0], p[1]))
+    pool_pairs = sorted({(g, site) for g, site, _ in pools})
+
+    token_seconds = hours * SECONDS_PER_HOUR * GPUS_PER_UNIT / TOKENS_PER_UNIT
+    throughput: dict[tuple[str, str], float] = {}
+    serve_keys: list[tuple[str, str, str]] = []
+    allowed: dict[str, set[str]] = {}
+    for w in problem.workloads:
+        allowed[w.name] = set()
+        for g in problem.allowed_gpu_types(w):
+            tps = problem.tokens_per_second_per_gpu(g, w.name)
+            if tps:
+                allowed[w.name].add(g)
+                throughput[g, w.name] = tps * token_seconds
+        serve_keys += [(w.name, g, site) for g, site in pool_pairs if g in allowed[w.name]]
+    od_serve_keys = [(w.name, d.option_id) for w in problem.workloads for d in problem.on_demand
+                     if d.gpu_type in allowed[w.name] and d.max_gpus > 0]
+
+    demand = {
+        (sc, t, w.name): value / TOKENS_PER_UNIT
+        for sc in probability
+        for w in problem.workloads
+        for t, value in enumerate(problem.demand_tokens(sc, w.name))
+    }
+    policies = problem.effective_policies()
+    effects = {(p.name, w.name): problem.policy_effect(p.name, w.name)
+               for p in policies for w in problem.workloads}
+
+    gpu = {g.name: g for g in problem.gpu_types}
+    site = {x.name: x for x in problem.sites}
+    horizon_first, horizon_last = 0, s.months - 1
+    credit_months = {
+        c.credit_id: list(range(max(horizon_first, problem.month_index(c.valid_from_month)),
+                                min(horizon_last, problem.month_index(c.expiry_month)) + 1))
+        for c in problem.credits
+    }
+
+    return ModelData(
+        months=months,
+        month_labels=problem.month_labels,
+        scenarios=list(probability),
+        probability=probability,
+        workloads=[w.name for w in problem.workloads],
+        gpu_types=[g.name for g in problem.gpu_types],
+        sites=[x.name for x in problem.sites],
+        providers=problem.providers,
+        offers=[o.offer_id for o in problem.lease_offers],
+        on_demand=[d.option_id for d in problem.on_demand],
+        credits=[c.credit_id for c in problem.credits],
+        policies=[p.name for p in policies],
+        discount_rate_per_year=s.discount_rate_per_year,
+        hours_per_month=hours,
+        count_payments_beyond_horizon=s.count_payments_beyond_horizon,
+        lease_starts=lease_starts,
+        lease_active_months=active,
+        lease_payment_months=paying,
+        offer_gpu_type={o.offer_id: o.gpu_type for o in problem.lease_offers},
+        offer_site={o.offer_id: o.site for o in problem.lease_offers},
+        offer_provider={o.offer_id: o.provider for o in problem.lease_offers},
+        offer_block_kgpu={o.offer_id: o.gpus_per_block / GPUS_PER_UNIT for o in problem.lease_offers},
+        offer_price_usd_per_gpu_hour={o.offer_id: o.price_usd_per_gpu_hour for o in problem.lease_offers},
+        offer_term_months={o.offer_id: o.term_months for o in problem.lease_offers},
+        offer_upfront_musd_per_block={o.offer_id: o.upfront_usd_per_block / USD_PER_UNIT
+                                      for o in problem.lease_offers},
+        offer_min_blocks={o.offer_id: o.min_blocks for o in problem.lease_offers},
+        offer_max_blocks={o.offer_id: o.max_blocks for o in problem.lease_offers},
+        pools=pools,
+        committed_kgpu=committed,
+        committed_cost_musd=committed_cost,
+        availability={g.name: g.availability_factor for g in problem.gpu_types},
+        serve_keys=serve_keys,
+        on_demand_serve_keys=od_serve_keys,
+        throughput_ttok_per_kgpu_month=throughput,
+        od_gpu_type={d.option_id: d.gpu_type for d in problem.on_demand},
+        od_provider={d.option_id: d.provider for d in problem.on_demand},
+        od_price_usd_per_gpu_hour={d.option_id: d.price_usd_per_gpu_hour for d in problem.on_demand},
+        od_max_kgpu={d.option_id: d.max_gpus / GPUS_PER_UNIT for d in problem.on_demand},
+        demand_ttok=demand,
+        peak_to_average={w.name: w.peak_to_average_ratio for w in problem.workloads},
+        revenue_musd_per_ttok={w.name: w.revenue_usd_per_million_tokens * 1e6 / USD_PER_UNIT
+                               for w in problem.workloads},
+        unserved_penalty_musd_per_ttok={
+            w.name: (w.unserved_penalty_usd_per_million_tokens
+                     if w.unserved_penalty_usd_per_million_tokens is not None
+                     else w.revenue_usd_per_million_tokens) * 1e6 / USD_PER_UNIT
+            for w in problem.workloads
+        },
+        unserved_allowed={w.name: w.unserved_allowed for w in problem.workloads},
+        admitted_fraction={key: value[0] for key, value in effects.items()},
+        peak_multiplier={key: value[1] for key, value in effects.items()},
+        goodwill_musd_per_month={p.name: p.goodwill_cost_usd_per_month / USD_PER_UNIT for p in policies},
+        power_cap_mw={(x.name, t): cap for x in problem.sites
+                      for t, cap in enumerate(problem.power_cap_mw(x.name))},
+        mw_per_kgpu={(g, x): gpu[g].power_kw_per_gpu * site[x].pue * GPUS_PER_UNIT / 1000.0
+                     for g, x in pool_pairs},
+        credit_provider={c.credit_id: c.provider for c in problem.credits},
+        credit_amount_musd={c.credit_id: c.amount_usd / USD_PER_UNIT for c in problem.credits},
+        credit_months=credit_months,
+        credit_applies_to={c.credit_id: c.applies_to for c in problem.credits},
+        max_total_commitment_musd=(None if s.max_total_commitment_usd is None
+                                   else s.max_total_commitment_usd / USD_PER_UNIT),
+        max_provider_share=s.max_provider_share,
+        cvar_weight=s.cvar_weight,
+        cvar_alpha=s.cvar_alpha,
+    )

@@ -1,0 +1,365 @@
+"""Results: the solved plan as a typed object with pandas DataFrame accessors (user units).
+
+Values are read from the model once, right after the solve (``extract``), so a result stays valid
+when the same model is re-solved later by a sweep. Every table is long-format with named columns
+(scenario, month, gpu_type, site, ...) so it can be pivoted, plotted or written to Excel directly.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import pyomo.environ as pyo
+
+from planner.model.costs import counted_payment_months
+from planner.model.data import GPUS_PER_UNIT, TOKENS_PER_UNIT, USD_PER_UNIT, ModelData
+from planner.schema import Problem, add_months
+
+COST_CATEGORIES = ("leases", "upfront", "commitments", "on_demand", "credits", "throttling", "unserved",
+                   "goodwill")
+"""Cost categories in report order; credits are negative (they reduce cost)."""
+SPEND_CATEGORIES = ("leases", "upfront", "commitments", "on_demand", "credits")
+"""Categories that are money actually paid for compute (for USD per million tokens)."""
+
+
+def _values(component: Any) -> dict[Any, float]:
+    return {index: (pyo.value(item, exception=False) or 0.0) for index, item in component.items()}
+
+
+@dataclass
+class PlanResult:
+    """A solved (or failed) plan. ``status`` is optimal, time_limit, infeasible or error."""
+
+    problem: Problem
+    data: ModelData
+    status: str
+    message: str = ""
+    objective_usd: float | None = None
+    expected_cost_usd: float | None = None
+    cvar_usd: float | None = None
+    best_bound_usd: float | None = None
+    mip_gap: float | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    solver_log_tail: list[str] = field(default_factory=list)
+    diagnosis: list[str] = field(default_factory=list)
+    num_variables: int = 0
+    num_constraints: int = 0
+    num_integer_variables: int = 0
+    model: Any = None
+    raw: dict[str, dict[Any, float]] = field(default_factory=dict)
+    duals: dict[str, dict[Any, float]] = field(default_factory=dict)
+
+    @classmethod
+    def without_plan(cls, problem: Problem, data: ModelData, status: str, message: str) -> PlanResult:
+        return cls(problem=problem, data=data, status=status, message=message)
+
+    # ---- headline ------------------------------------------------------------------------------
+    @property
+    def has_plan(self) -> bool:
+        return bool(self.raw)
+
+    @property
+    def solve_seconds(self) -> float:
+        return self.timings.get("solve_seconds", float("nan"))
+
+    def month_label(self, t: int) -> str:
+        return add_months(self.problem.settings.first_month, t)
+
+    def lease_plan(self) -> dict[tuple[str, int], int]:
+        """The first-stage decision: (offer id, start month index) -> blocks, non-zero only."""
+        return {key: round(v) for key, v in self.raw.get("lease_blocks", {}).items() if round(v) > 0}
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready summary: status, objective, gap, time and the leases to sign."""
+        leases = self.leases()
+        return {
+            "status": self.status,
+            "message": self.message,
+            "objective_usd": self.objective_usd,
+            "expected_cost_usd": self.expected_cost_usd,
+            "best_bound_usd": self.best_bound_usd,
+            "mip_gap": None if self.mip_gap is None or math.isnan(self.mip_gap) else self.mip_gap,
+            "solve_seconds": self.timings.get("solve_seconds"),
+            "build_seconds": self.timings.get("build_seconds"),
+            "scenario_costs_usd": (
+                dict(zip(self.scenario_costs()["scenario"], self.scenario_costs()["npv_usd"], strict=True))
+                if self.has_plan else {}
+            ),
+            "leases": leases.to_dict(orient="records") if self.has_plan else [],
+            "diagnosis": self.diagnosis,
+        }
+
+    def headline_decisions(self) -> list[str]:
+        """The lease decisions in words: 'sign 12 blocks of Colossus H100 from 2025-03 for 24 months'."""
+        lines = []
+        for row in self.leases().itertuples():
+            lines.append(
+                f"sign {row.blocks} block{'s' if row.blocks != 1 else ''} of {row.offer_id} "
+                f"({row.gpus:,} {row.gpu_type} at {row.site}) from {row.start_month} for {row.term_months} "
+                f"months at ${row.price_usd_per_gpu_hour:.2f}/GPU-hour"
+            )
+        return lines
+
+    # ---- tables --------------------------------------------------------------------------------
+    def leases(self) -> pd.DataFrame:
+        """What to sign: one row per (offer, start month) with blocks > 0."""
+        offers = {o.offer_id: o for o in self.problem.lease_offers}
+        rows = []
+        for (o_id, k), blocks in sorted(self.lease_plan().items(), key=lambda kv: (kv[0][1], kv[0][0])):
+            o = offers[o_id]
+            gpus = blocks * o.gpus_per_block
+            monthly = gpus * o.price_usd_per_gpu_hour * self.problem.settings.hours_per_month
+            upfront = blocks * o.upfront_usd_per_block
+            rows.append({
+                "offer_id": o_id, "provider": o.provider, "site": o.site, "gpu_type": o.gpu_type,
+                "start_month": self.month_label(k), "end_month": self.month_label(k + o.term_months - 1),
+                "term_months": o.term_months, "blocks": blocks, "gpus": gpus,
+                "price_usd_per_gpu_hour": o.price_usd_per_gpu_hour, "monthly_payment_usd": monthly,
+                "upfront_usd": upfront, "total_commitment_usd": monthly * o.term_months + upfront,
+            })
+        columns = ["offer_id", "provider", "site", "gpu_type", "start_month", "end_month", "term_months",
+                   "blocks", "gpus", "price_usd_per_gpu_hour", "monthly_payment_usd", "upfront_usd",
+                   "total_commitment_usd"]
+        return pd.DataFrame(rows, columns=columns)
+
+    def lease_payments(self) -> pd.DataFrame:
+        """Monthly payment schedule of the new leases (also after the horizon: take-or-pay)."""
+        offers = {o.offer_id: o for o in self.problem.lease_offers}
+        rows = []
+        for (o_id, k), blocks in self.lease_plan().items():
+            o = offers[o_id]
+            monthly = blocks * o.gpus_per_block * o.price_usd_per_gpu_hour * self.problem.settings.hours_per_month
+            for t in range(k, k + o.term_months):
+                rows.append({"month": self.month_label(t), "offer_id": o_id, "start_month": self.month_label(k),
+                             "in_horizon": t < self.problem.settings.months,
+                             "payment_usd": monthly + (blocks * o.upfront_usd_per_block if t == k else 0.0)})
+        frame = pd.DataFrame(rows, columns=["month", "offer_id", "start_month", "in_horizon", "payment_usd"])
+        return frame.sort_values(["month", "offer_id"], ignore_index=True)
+
+    def capacity(self) -> pd.DataFrame:
+        """GPUs installed (paid), usable (x availability) and used, per scenario, month, type, site."""
+        d, installed = self.data, self.raw.get("installed_kgpu", {})
+        used: dict[tuple[str, int, str, str], float] = {}
+        for (s, t, _w, g, site), v in self.raw.get("gpus_serving", {}).items():
+            used[s, t, g, site] = used.get((s, t, g, site), 0.0) + v
+        rows = []
+        for s in d.scenarios:
+            for g, site, t in d.pools:
+                kgpu = installed.get((g, site, t), 0.0)
+                gpus_used = used.get((s, t, g, site), 0.0) * GPUS_PER_UNIT
+                gpus = kgpu * GPUS_PER_UNIT
+                rows.append({"scenario": s, "month": self.month_label(t), "gpu_type": g, "site": site,
+                             "gpus_installed": gpus, "gpus_usable": gpus * d.availability[g],
+                             "gpus_used": gpus_used, "gpus_idle": max(gpus - gpus_used, 0.0),
+                             "utilisation": gpus_used / gpus if gpus > 1e-9 else float("nan")})
+        return pd.DataFrame(rows, columns=["scenario", "month", "gpu_type", "site", "gpus_installed",
+                                           "gpus_usable", "gpus_used", "gpus_idle", "utilisation"])
+
+    def utilisation(self) -> pd.DataFrame:
+        """Utilisation of committed capacity per scenario and month, all pools together."""
+        cap = self.capacity()
+        grouped = cap.groupby(["scenario", "month"], sort=True)[["gpus_installed", "gpus_used", "gpus_idle"]].sum()
+        grouped["utilisation"] = grouped["gpus_used"] / grouped["gpus_installed"].where(grouped["gpus_installed"] > 0)
+        return grouped.reset_index()
+
+    def on_demand(self) -> pd.DataFrame:
+        """On-demand GPUs rented and their cost, per scenario, month and option."""
+        d = self.data
+        rented: dict[tuple[str, int, str], float] = {}
+        for (s, t, _w, c), v in self.raw.get("od_serving", {}).items():
+            rented[s, t, c] = rented.get((s, t, c), 0.0) + v
+        rows = [{"scenario": s, "month": self.month_label(t), "option_id": c, "provider": d.od_provider[c],
+                 "gpu_type": d.od_gpu_type[c], "gpus": v * GPUS_PER_UNIT,
+                 "cost_usd": v * GPUS_PER_UNIT * d.od_price_usd_per_gpu_hour[c] * d.hours_per_month}
+                for (s, t, c), v in sorted(rented.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2]))]
+        return pd.DataFrame(rows, columns=["scenario", "month", "option_id", "provider", "gpu_type", "gpus",
+                                           "cost_usd"])
+
+    def credits(self) -> pd.DataFrame:
+        """Credit burn per scenario, month and credit, with the balance left after the month."""
+        d = self.data
+        used = self.raw.get("credit_used", {})
+        rows = []
+        for s in d.scenarios:
+            for r in d.credits:
+                balance = d.credit_amount_musd[r] * USD_PER_UNIT
+                for t in d.credit_months[r]:
+                    applied = used.get((s, r, t), 0.0) * USD_PER_UNIT
+                    balance -= applied
+                    rows.append({"scenario": s, "month": self.month_label(t), "credit_id": r,
+                                 "provider": d.credit_provider[r], "applied_usd": applied,
+                                 "remaining_usd": max(balance, 0.0)})
+        return pd.DataFrame(rows, columns=["scenario", "month", "credit_id", "provider", "applied_usd",
+                                           "remaining_usd"])
+
+    def credit_summary(self) -> pd.DataFrame:
+        """Per scenario and credit: amount, applied, and wasted (expired unused)."""
+        credit = {c.credit_id: c for c in self.problem.credits}
+        burn = self.credits()
+        rows = []
+        for s in self.data.scenarios:
+            for r in self.data.credits:
+                applied = float(burn.loc[(burn["scenario"] == s) & (burn["credit_id"] == r), "applied_usd"].sum())
+                amount = credit[r].amount_usd
+                rows.append({"scenario": s, "credit_id": r, "provider": credit[r].provider,
+                             "expiry_month": credit[r].expiry_month, "amount_usd": amount,
+                             "applied_usd": applied, "expired_unused_usd": max(amount - applied, 0.0)})
+        return pd.DataFrame(rows, columns=["scenario", "credit_id", "provider", "expiry_month", "amount_usd",
+                                           "applied_usd", "expired_unused_usd"])
+
+    def policies(self) -> pd.DataFrame:
+        """The rate-limit policy in force per scenario and month."""
+        rows = [{"scenario": s, "month": self.month_label(t), "policy": p}
+                for (s, t, p), v in self.raw.get("policy_on", {}).items() if v > 0.5]
+        frame = pd.DataFrame(rows, columns=["scenario", "month", "policy"])
+        return frame.sort_values(["scenario", "month"], ignore_index=True)
+
+    def tokens(self) -> pd.DataFrame:
+        """Demand, served, throttled and unserved tokens, and the revenue lost, per scenario/month/workload."""
+        d, raw = self.data, self.raw
+        served: dict[tuple[str, int, str], float] = {}
+        for (s, t, w, _p), v in raw.get("served_ttok", {}).items():
+            served[s, t, w] = served.get((s, t, w), 0.0) + v
+        rows = []
+        for (s, t, w), demand in raw.get("demand_ttok", {}).items():
+            throttled = max(raw["throttled_ttok"].get((s, t, w), 0.0), 0.0)
+            unserved = raw.get("unserved_ttok", {}).get((s, t, w), 0.0)
+            rows.append({
+                "scenario": s, "month": self.month_label(t), "workload": w,
+                "demand_tokens": demand * TOKENS_PER_UNIT,
+                "served_tokens": served.get((s, t, w), 0.0) * TOKENS_PER_UNIT,
+                "throttled_tokens": throttled * TOKENS_PER_UNIT, "unserved_tokens": unserved * TOKENS_PER_UNIT,
+                "throttling_cost_usd": throttled * d.revenue_musd_per_ttok[w] * USD_PER_UNIT,
+                "unserved_cost_usd": unserved * d.unserved_penalty_musd_per_ttok[w] * USD_PER_UNIT,
+            })
+        return pd.DataFrame(rows, columns=["scenario", "month", "workload", "demand_tokens", "served_tokens",
+                                           "throttled_tokens", "unserved_tokens", "throttling_cost_usd",
+                                           "unserved_cost_usd"])
+
+    def power(self) -> pd.DataFrame:
+        """Facility power drawn by GPUs in service against each site's cap."""
+        d = self.data
+        rows = [{"scenario": s, "month": self.month_label(t), "site": site, "draw_mw": v,
+                 "cap_mw": d.power_cap_mw[site, t], "share_of_cap": v / d.power_cap_mw[site, t]}
+                for (s, site, t), v in self.raw.get("power_draw_mw", {}).items()]
+        return pd.DataFrame(rows, columns=["scenario", "month", "site", "draw_mw", "cap_mw", "share_of_cap"])
+
+    def costs(self) -> pd.DataFrame:
+        """Cost by scenario, month and category: nominal and discounted (NPV contribution), USD.
+
+        First-stage categories (leases, upfront, commitments) repeat in every scenario; months after
+        the horizon appear when the lease terms run past it.
+        """
+        d = self.data
+        counted = set(self.raw.get("counted_payment_months", d.months))
+        rows = []
+        for s in d.scenarios:
+            for category, values in self.raw.get("cost_terms", {}).items():
+                for key, v in values.items():
+                    if isinstance(key, tuple):
+                        if key[0] != s:
+                            continue
+                        t = key[1]
+                        counted_month = True
+                    else:
+                        t = key
+                        counted_month = t in counted
+                    if abs(v) < 1e-12:
+                        continue
+                    rows.append({"scenario": s, "month": self.month_label(t), "category": category,
+                                 "in_horizon": t < len(d.months), "cost_usd": v * USD_PER_UNIT,
+                                 "discounted_usd": v * USD_PER_UNIT * d.discount(t) if counted_month else 0.0})
+        frame = pd.DataFrame(rows, columns=["scenario", "month", "category", "in_horizon", "cost_usd",
+                                            "discounted_usd"])
+        order = {c: i for i, c in enumerate(COST_CATEGORIES)}
+        frame["_order"] = frame["category"].map(order)
+        return frame.sort_values(["scenario", "month", "_order"], ignore_index=True).drop(columns="_order")
+
+    def cost_by_category(self) -> pd.DataFrame:
+        """NPV per scenario and category (a pivot of :meth:`costs`)."""
+        costs = self.costs()
+        table = costs.pivot_table(index="scenario", columns="category", values="discounted_usd", aggfunc="sum",
+                                  fill_value=0.0)
+        return table.reindex(columns=[c for c in COST_CATEGORIES if c in table.columns])
+
+    def scenario_costs(self) -> pd.DataFrame:
+        """Per scenario: probability, NPV of cost (the model's scenario cost) and nominal total."""
+        d = self.data
+        nominal = self.costs().groupby("scenario")["cost_usd"].sum()
+        rows = [{"scenario": s, "probability": d.probability[s],
+                 "npv_usd": self.raw["scenario_cost_musd"][s] * USD_PER_UNIT,
+                 "nominal_usd": float(nominal.get(s, 0.0))} for s in d.scenarios]
+        return pd.DataFrame(rows, columns=["scenario", "probability", "npv_usd", "nominal_usd"])
+
+    def usd_per_million_tokens(self) -> pd.DataFrame:
+        """Compute spend (leases, upfront, commitments, on-demand, less credits) per million tokens served."""
+        costs = self.costs()
+        spend = costs[costs["category"].isin(SPEND_CATEGORIES) & costs["in_horizon"]]
+        spend = spend.groupby(["scenario", "month"])["cost_usd"].sum()
+        served = self.tokens().groupby(["scenario", "month"])["served_tokens"].sum()
+        frame = pd.concat([spend.rename("spend_usd"), served], axis=1).fillna(0.0).reset_index()
+        frame["usd_per_million_tokens"] = frame["spend_usd"] / (frame["served_tokens"] / 1e6).where(
+            frame["served_tokens"] > 0)
+        return frame
+
+    def marginal_values(self) -> pd.DataFrame:
+        """Duals of the LP with the integer choices fixed, in nominal USD of the month and scenario.
+
+        ``gpu_hour``: what one more usable GPU-hour of a type at a site is worth;
+        ``mw``: what one more MW of site power for the month is worth. Divided by the scenario's
+        probability and the month's discount factor so they read as plain prices.
+        """
+        d = self.data
+        rows = []
+        weight_of = {s: d.probability[s] * (1.0 - d.cvar_weight) if d.cvar_weight < 1 else d.probability[s]
+                     for s in d.scenarios}
+        for (s, g, site, t), dual in self.duals.get("capacity", {}).items():
+            scale = USD_PER_UNIT / GPUS_PER_UNIT / d.hours_per_month / (weight_of[s] * d.discount(t))
+            rows.append({"scenario": s, "month": self.month_label(t), "resource": "gpu_hour", "gpu_type": g,
+                         "site": site, "value_usd": abs(dual) * scale, "unit": "USD per GPU-hour"})
+        for (s, site, t), dual in self.duals.get("power", {}).items():
+            scale = USD_PER_UNIT / (weight_of[s] * d.discount(t))
+            rows.append({"scenario": s, "month": self.month_label(t), "resource": "mw", "gpu_type": "",
+                         "site": site, "value_usd": abs(dual) * scale, "unit": "USD per MW-month"})
+        return pd.DataFrame(rows, columns=["scenario", "month", "resource", "gpu_type", "site", "value_usd",
+                                           "unit"])
+
+
+def extract(m: pyo.ConcreteModel, problem: Problem, *, status: str, message: str,
+            best_bound_musd: float | None, mip_gap: float) -> PlanResult:
+    """Read every value the result tables need from a solved model."""
+    d: ModelData = m.data
+    raw: dict[str, dict[Any, float]] = {
+        "lease_blocks": _values(m.lease_blocks),
+        "installed_kgpu": _values(m.installed_kgpu),
+        "gpus_serving": {k: v for k, v in _values(m.gpus_serving).items() if v > 1e-9},
+        "od_serving": {k: v for k, v in _values(m.od_serving).items() if v > 1e-9},
+        "served_ttok": _values(m.served_ttok),
+        "unserved_ttok": _values(m.unserved_ttok),
+        "throttled_ttok": _values(m.throttled_ttok),
+        "demand_ttok": _values(m.demand_ttok),
+        "policy_on": _values(m.policy_on),
+        "credit_used": _values(m.credit_used),
+        "power_draw_mw": _values(m.power_draw_mw),
+        "scenario_cost_musd": _values(m.scenario_cost_musd),
+        "counted_payment_months": dict.fromkeys(counted_payment_months(m, d), 1.0),
+    }
+    cost_terms: dict[str, dict[Any, float]] = {}
+    for term in m.cost_terms:
+        values = _values(getattr(m, term.component))
+        bucket = cost_terms.setdefault(term.category, {})
+        for key, v in values.items():
+            bucket[key] = bucket.get(key, 0.0) + v
+    raw["cost_terms"] = cost_terms  # type: ignore[assignment]
+    objective = pyo.value(m.total_cost)
+    return PlanResult(
+        problem=problem, data=d, status=status, message=message,
+        objective_usd=objective * USD_PER_UNIT,
+        expected_cost_usd=pyo.value(m.expected_cost_musd) * USD_PER_UNIT,
+        cvar_usd=pyo.value(m.cvar_musd) * USD_PER_UNIT if hasattr(m, "cvar_musd") else None,
+        best_bound_usd=None if best_bound_musd is None else best_bound_musd * USD_PER_UNIT,
+        mip_gap=mip_gap, raw=raw,
+    )
