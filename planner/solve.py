@@ -71,6 +71,17 @@ class Planner:
         self.solver.highs_options = {"random_seed": DEFAULT_RANDOM_SEED, "log_to_console": False}
         if threads:
             self.solver.highs_options["threads"] = int(threads)
+        updates = self.solver.update_config
+        # Fixing the leases must only change column bounds: treating fixed variables as parameters
+        # would make appsi remove and re-add every row they appear in (quadratic on large models).
+        updates.treat_fixed_vars_as_params = False
+        # The structure never changes after the build; parameter changes are pushed by update().
+        updates.check_for_new_or_removed_constraints = False
+        updates.check_for_new_or_removed_vars = False
+        updates.check_for_new_or_removed_params = False
+        updates.update_constraints = False
+        updates.update_named_expressions = False
+        updates.update_params = False
         self._solved_once = False
 
     @property
@@ -83,6 +94,8 @@ class Planner:
         """Load new numbers into the mutable parameters; False when a rebuild is needed instead."""
         if update_parameters(self.model, problem):
             self.problem = problem
+            if self._solved_once:
+                self.solver.update_params()
             return True
         return False
 
