@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import pyomo.environ as pyo
 
-from planner.model.costs import counted_payment_months
+from planner.model.costs import CVAR_TIE_BREAK_WEIGHT, counted_payment_months
 from planner.model.data import GPUS_PER_UNIT, TOKENS_PER_UNIT, USD_PER_UNIT, ModelData
 from planner.schema import Problem, add_months
 
@@ -310,12 +310,16 @@ class PlanResult:
 
         ``gpu_hour``: what one more usable GPU-hour of a type at a site is worth;
         ``mw``: what one more MW of site power for the month is worth. Divided by the scenario's
-        probability and the month's discount factor so they read as plain prices.
+        objective weight (probability, and CVaR weight in the tail) and the month's discount factor so
+        they read as plain prices.
         """
         d = self.data
         rows = []
-        weight_of = {s: d.probability[s] * (1.0 - d.cvar_weight) if d.cvar_weight < 1 else d.probability[s]
-                     for s in d.scenarios}
+        # Weight of the scenario's cost in the objective: probability x expectation weight, plus the
+        # CVaR weight it carries when it lies in the tail (the dual of its cvar_excess_def row).
+        expectation_weight = max(1.0 - d.cvar_weight, CVAR_TIE_BREAK_WEIGHT) if d.cvar_weight > 0 else 1.0
+        tail = self.duals.get("cvar_excess", {})
+        weight_of = {s: d.probability[s] * expectation_weight + tail.get(s, 0.0) for s in d.scenarios}
         for (s, g, site, t), dual in self.duals.get("capacity", {}).items():
             scale = USD_PER_UNIT / GPUS_PER_UNIT / d.hours_per_month / (weight_of[s] * d.discount(t))
             rows.append({"scenario": s, "month": self.month_label(t), "resource": "gpu_hour", "gpu_type": g,

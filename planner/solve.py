@@ -211,10 +211,14 @@ class Planner:
                 var.unfix()
             self.solver.highs_options["solve_relaxation"] = False
             config.warmstart = saved_warmstart
-        return {
+        values = {
             "capacity": {index: duals.get(con, 0.0) for index, con in m.capacity.items()},
             "power": {index: duals.get(con, 0.0) for index, con in m.power.items()},
         }
+        if hasattr(m, "cvar_excess_def"):
+            # A tail scenario's cost also carries CVaR weight: the dual of its excess row.
+            values["cvar_excess"] = {s: abs(duals.get(con, 0.0)) for s, con in m.cvar_excess_def.items()}
+        return values
 
 
 def _tail(path: str) -> list[str]:

@@ -13,6 +13,9 @@ import pyomo.environ as pyo
 
 from planner.model.data import ModelData
 
+CVAR_TIE_BREAK_WEIGHT = 1e-7
+"""Least weight kept on the expected cost, so that omega = 1 still prices every scenario."""
+
 
 @dataclass(frozen=True)
 class CostTerm:
@@ -41,7 +44,7 @@ def define_objective(m: pyo.ConcreteModel, d: ModelData) -> None:
     .. math:: \mathit{scenario\_cost\_musd}_s = \sum_{t} \delta_t \Big(\sum_{c \in \mathcal{C}_1}
               c_t + \sum_{c \in \mathcal{C}_2} c_{s,t}\Big), \qquad \delta_t = (1+r)^{-t/12}
 
-    .. math:: \min\ (1-\omega) \sum_s \pi_s\,\mathit{scenario\_cost\_musd}_s
+    .. math:: \min\ \max(1-\omega, \epsilon) \sum_s \pi_s\,\mathit{scenario\_cost\_musd}_s
               + \omega\Big(\eta + \frac{1}{1-\alpha}\sum_s \pi_s\,\mathit{cvar\_excess}_s\Big)
               \quad\text{s.t.}\quad \mathit{cvar\_excess}_s \ge \mathit{scenario\_cost\_musd}_s - \eta
 
@@ -74,7 +77,10 @@ def define_objective(m: pyo.ConcreteModel, d: ModelData) -> None:
             expr=m.cvar_eta + sum(d.probability[s] * m.cvar_excess[s] for s in d.scenarios)
             / (1.0 - d.cvar_alpha)
         )
-        objective = (1.0 - d.cvar_weight) * m.expected_cost_musd + d.cvar_weight * m.cvar_musd
+        # At omega = 1 scenarios outside the tail would have no weight at all and their second stage
+        # could be left wasteful; a tiny weight on the expectation breaks that tie without moving the plan.
+        expectation_weight = max(1.0 - d.cvar_weight, CVAR_TIE_BREAK_WEIGHT)
+        objective = expectation_weight * m.expected_cost_musd + d.cvar_weight * m.cvar_musd
     else:
         objective = m.expected_cost_musd
     if d.elastic:

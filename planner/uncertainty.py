@@ -1,0 +1,350 @@
+"""Planning under uncertainty: what hedging is worth, in numbers.
+
+For a problem with several demand scenarios, :func:`analyse` solves
+
+* the **stochastic** (recourse) problem: one lease plan for all scenarios, recourse per scenario;
+* the **expected-value** problem: one scenario whose demand is the probability-weighted demand;
+* each scenario's **perfect-foresight** (wait-and-see) problem: that scenario alone;
+
+then fixes each plan's leases and re-solves every scenario's second stage, which gives the cost of
+every plan in every world ("planned for 10x, the world did 80x: this is what it cost"). From those:
+
+* ``RP``  = optimal objective of the stochastic problem;
+* ``EEV`` = the expected-value plan's objective when it meets each scenario with optimal recourse;
+* ``WS``  = the objective over scenarios of each scenario's own optimum;
+* ``VSS = EEV - RP >= 0`` (value of the stochastic solution), ``EVPI = RP - WS >= 0`` (value of
+  perfect information), since ``WS <= RP <= EEV`` for a minimisation.
+
+"Objective" is the model's: ``(1 - omega) * E[cost] + omega * CVaR_alpha(cost)`` with omega and
+alpha from ``Settings`` (``cvar_weight``, ``cvar_alpha``); with omega = 0 it is the expected NPV.
+Every solve uses the same MIP gap, so with a nonzero gap the inequalities hold only within it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from planner.results import PlanResult
+from planner.schema import DemandRow, Problem, Scenario
+from planner.solve import Planner
+
+Progress = Callable[[str], None]
+LeasePlan = dict[tuple[str, int], int]
+"""A first-stage decision: (offer id, start month index) -> blocks signed (non-zero entries)."""
+
+STOCHASTIC = "stochastic"
+EXPECTED_VALUE = "expected value"
+PERFECT_FORESIGHT = "perfect foresight: "
+EV_SCENARIO = "expected value"
+"""Name of the single scenario of the expected-value problem."""
+
+FIGURE_KEYS = ("rp_usd", "eev_usd", "ws_usd", "vss_usd", "evpi_usd", "ev_usd")
+
+
+def perfect_foresight(scenario: str) -> str:
+    """Plan name of a scenario's own (wait-and-see) plan."""
+    return PERFECT_FORESIGHT + scenario
+
+
+def cvar(costs: Sequence[float], probabilities: Sequence[float], alpha: float) -> float:
+    """Conditional value at risk: mean cost of the worst ``1 - alpha`` probability mass.
+
+    Equal to ``min_eta eta + E[(cost - eta)+] / (1 - alpha)`` (the model's formulation); a scenario
+    straddling the alpha-quantile counts with the part of its probability inside the tail.
+    """
+    if any(math.isnan(c) for c in costs):
+        return math.nan
+    tail = 1.0 - alpha
+    taken = total = 0.0
+    for cost, probability in sorted(zip(costs, probabilities, strict=True), key=lambda cp: -cp[0]):
+        share = min(probability, tail - taken)
+        if share <= 0:
+            break
+        taken += share
+        total += share * cost
+    return total / taken if taken > 0 else math.nan
+
+
+def risk_adjusted(costs: Sequence[float], probabilities: Sequence[float], weight: float, alpha: float) -> float:
+    """The model's objective for given scenario costs: ``(1 - weight) E[cost] + weight CVaR_alpha``."""
+    expected = sum(p * c for p, c in zip(probabilities, costs, strict=True))
+    if weight <= 0:
+        return expected
+    worst = cvar(costs, probabilities, alpha)
+    return worst if weight >= 1 else (1.0 - weight) * expected + weight * worst
+
+
+def risk_neutral(problem: Problem) -> Problem:
+    """The same problem with the CVaR weight set to 0 (used for one-scenario solves)."""
+    if problem.settings.cvar_weight == 0:
+        return problem
+    return problem.model_copy(update={"settings": problem.settings.model_copy(update={"cvar_weight": 0.0})})
+
+
+def expected_value_problem(problem: Problem) -> Problem:
+    """One-scenario problem whose demand is the probability-weighted demand per (workload, month)."""
+    months = problem.month_labels
+    demand: list[DemandRow] = []
+    for w in problem.workloads:
+        weighted = [0.0] * len(months)
+        for sc in problem.scenarios:
+            for t, tokens in enumerate(problem.demand_tokens(sc.name, w.name)):
+                weighted[t] += sc.probability * tokens
+        demand += [DemandRow(scenario=EV_SCENARIO, workload=w.name, month=month, tokens_per_month=tokens)
+                   for month, tokens in zip(months, weighted, strict=True)]
+    fields = {name: getattr(problem, name) for name in type(problem).model_fields}
+    fields.update(scenarios=[Scenario(name=EV_SCENARIO, probability=1.0, notes="probability-weighted demand")],
+                  demand=demand)
+    return Problem(**fields)
+
+
+def _plan_key(plan: LeasePlan) -> frozenset[tuple[tuple[str, int], int]]:
+    return frozenset(plan.items())
+
+
+def _finite_or_none(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _nan_max(values: Sequence[float]) -> float:
+    return math.nan if any(math.isnan(v) for v in values) else max(values)
+
+
+def _cost(result: PlanResult) -> float:
+    """A one-scenario solve's cost: its NPV, ``inf`` when infeasible, NaN when the solve failed."""
+    if result.has_plan and result.expected_cost_usd is not None:
+        return float(result.expected_cost_usd)
+    return math.inf if result.status == "infeasible" else math.nan
+
+
+@dataclass
+class UncertaintyAnalysis:
+    """Figures, plans and the cost of every plan in every scenario (see the module docstring).
+
+    ``costs`` has one row per (plan, scenario): plan, scenario, probability, cost_usd (NPV with
+    optimal recourse; ``inf`` if the plan cannot be made feasible there), status of that solve.
+    """
+
+    problem: Problem
+    figures: dict[str, float]
+    plans: dict[str, LeasePlan]
+    costs: pd.DataFrame
+    stochastic: PlanResult
+    expected_value: PlanResult | None
+    statuses: dict[str, str]
+    best_costs: dict[str, float]
+    mip_gap: float
+    cvar_weight: float
+    cvar_alpha: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def scenarios(self) -> list[str]:
+        return [sc.name for sc in self.problem.scenarios]
+
+    @property
+    def probabilities(self) -> dict[str, float]:
+        return {sc.name: sc.probability for sc in self.problem.scenarios}
+
+    @property
+    def all_optimal(self) -> bool:
+        """True when every solve (plans and evaluations) ended optimal or needed no solve."""
+        evaluations = set(self.costs["status"]) if len(self.costs) else set()
+        return all(s == "optimal" for s in self.statuses.values()) and evaluations <= {"optimal"}
+
+    def regret_table(self) -> pd.DataFrame:
+        """Per (plan, scenario): cost, the scenario's perfect-foresight optimum, and the regret."""
+        frame = self.costs[["plan", "scenario", "cost_usd"]].copy()
+        frame["best_cost_usd"] = frame["scenario"].map(self.best_costs).astype(float)
+        frame["regret_usd"] = frame["cost_usd"] - frame["best_cost_usd"]
+        return frame.reset_index(drop=True)
+
+    def expected_cost_by_plan(self) -> pd.DataFrame:
+        """Per plan: expected cost, CVaR, objective (risk-adjusted), worst cost and regrets."""
+        regret = self.regret_table()
+        probability = self.probabilities
+        rows = []
+        for plan in self.plans:
+            part = regret[regret["plan"] == plan]
+            if part.empty:
+                continue
+            costs = part["cost_usd"].tolist()
+            probs = [probability[s] for s in part["scenario"]]
+            regrets = part["regret_usd"].tolist()
+            rows.append({
+                "plan": plan,
+                "expected_cost_usd": sum(p * c for p, c in zip(probs, costs, strict=True)),
+                "cvar_usd": cvar(costs, probs, self.cvar_alpha),
+                "objective_usd": risk_adjusted(costs, probs, self.cvar_weight, self.cvar_alpha),
+                "worst_cost_usd": _nan_max(costs),
+                "expected_regret_usd": sum(p * r for p, r in zip(probs, regrets, strict=True)),
+                "max_regret_usd": _nan_max(regrets),
+            })
+        return pd.DataFrame(rows, columns=["plan", "expected_cost_usd", "cvar_usd", "objective_usd",
+                                           "worst_cost_usd", "expected_regret_usd", "max_regret_usd"])
+
+    def lease_plans(self) -> pd.DataFrame:
+        """Every plan's leases: plan, offer_id, start_month (YYYY-MM), blocks, gpus."""
+        block = {o.offer_id: o.gpus_per_block for o in self.problem.lease_offers}
+        labels = self.problem.month_labels
+        rows = [{"plan": plan, "offer_id": o, "start_month": labels[k], "blocks": n, "gpus": n * block[o]}
+                for plan, leases in self.plans.items()
+                for (o, k), n in sorted(leases.items(), key=lambda kv: (kv[0][1], kv[0][0]))]
+        return pd.DataFrame(rows, columns=["plan", "offer_id", "start_month", "blocks", "gpus"])
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready: figures (None where not finite), settings, statuses, plans, per-plan costs, regret."""
+
+        def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+            return [{k: _finite_or_none(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+
+        return {
+            "figures": {k: _finite_or_none(v) for k, v in self.figures.items()},
+            "cvar_weight": self.cvar_weight,
+            "cvar_alpha": self.cvar_alpha,
+            "mip_gap": self.mip_gap,
+            "all_optimal": self.all_optimal,
+            "statuses": dict(self.statuses),
+            "plans": records(self.lease_plans()),
+            "by_plan": records(self.expected_cost_by_plan()),
+            "regret": records(self.regret_table()),
+            "notes": list(self.notes),
+        }
+
+
+def analyse(problem: Problem, *, time_limit_seconds: float | None = None, mip_gap: float | None = None,
+            threads: int | None = None, progress: Progress | None = None,
+            stochastic: PlanResult | None = None) -> UncertaintyAnalysis:
+    """Solve the stochastic, expected-value and perfect-foresight problems and cost every plan in
+    every scenario. ``time_limit_seconds`` applies to each solve; ``mip_gap`` (default: Settings)
+    to all of them. ``progress`` receives a line naming the solve under way. Pass ``stochastic``
+    to reuse an already solved recourse problem (same problem and gap) instead of solving it again.
+    """
+    settings = problem.settings
+    gap = float(settings.mip_gap if mip_gap is None else mip_gap)
+    say: Progress = progress or (lambda _: None)
+    options: dict[str, Any] = {"time_limit_seconds": time_limit_seconds, "mip_gap": gap,
+                               "marginal_values": False, "diagnose": False}
+    scenarios = [sc.name for sc in problem.scenarios]
+    probability = {sc.name: sc.probability for sc in problem.scenarios}
+    omega, alpha = settings.cvar_weight, settings.cvar_alpha
+
+    def tagged(label: str) -> Progress:
+        return lambda message: say(f"{label}: {message}")
+
+    statuses: dict[str, str] = {}
+
+    # 1. The recourse problem.
+    if stochastic is None:
+        label = f"stochastic plan ({len(scenarios)} scenario{'s' if len(scenarios) != 1 else ''})"
+        say(label)
+        stochastic = Planner(problem, threads=threads, progress=tagged(label)).solve(**options)
+    statuses[STOCHASTIC] = stochastic.status
+
+    # 2. The expected-value problem.
+    neutral = risk_neutral(problem)
+    label = "expected-value plan (probability-weighted demand)"
+    say(label)
+    ev_problem = expected_value_problem(neutral)
+    ev_result = Planner(ev_problem, threads=threads, progress=tagged(label)).solve(**options)
+    statuses[EXPECTED_VALUE] = ev_result.status
+
+    # 3. Wait-and-see: each scenario alone; its planner is kept to cost the other plans there.
+    planners: dict[str, Planner] = {}
+    best: dict[str, float] = {}
+    own: dict[str, PlanResult] = {}
+    for i, s in enumerate(scenarios, start=1):
+        label = f"perfect foresight {i}/{len(scenarios)}: {s}"
+        say(label)
+        planners[s] = Planner(neutral, [s], threads=threads, progress=tagged(label))
+        own[s] = planners[s].solve(**options)
+        statuses[perfect_foresight(s)] = own[s].status
+        best[s] = _cost(own[s])
+
+    plans: dict[str, LeasePlan] = {}
+    if stochastic.has_plan:
+        plans[STOCHASTIC] = stochastic.lease_plan()
+    if ev_result.has_plan:
+        plans[EXPECTED_VALUE] = ev_result.lease_plan()
+    for s in scenarios:
+        if own[s].has_plan:
+            plans[perfect_foresight(s)] = own[s].lease_plan()
+
+    # 4. Every plan in every scenario: fix its leases, re-solve the second stage (identical plans once).
+    known: dict[tuple[frozenset[tuple[tuple[str, int], int]], str], tuple[float, str]] = {
+        (_plan_key(own[s].lease_plan()), s): (best[s], own[s].status) for s in scenarios if own[s].has_plan
+    }
+    pending = list(dict.fromkeys((_plan_key(plan), s) for s in scenarios for plan in plans.values()
+                                 if (_plan_key(plan), s) not in known))
+    names = {_plan_key(plan): name for name, plan in reversed(list(plans.items()))}
+    for i, (key, s) in enumerate(pending, start=1):
+        label = f"plan costs {i}/{len(pending)}: plan '{names[key]}' in scenario {s}"
+        say(label)
+        planners[s].progress = tagged(label)
+        planners[s].fix_leases(dict(key))
+        result = planners[s].solve(**options)
+        known[key, s] = (_cost(result), result.status)
+    for planner in planners.values():
+        planner.unfix_leases()
+
+    rows = [{"plan": name, "scenario": s, "probability": probability[s],
+             "cost_usd": known[_plan_key(plan), s][0], "status": known[_plan_key(plan), s][1]}
+            for name, plan in plans.items() for s in scenarios]
+    costs = pd.DataFrame(rows, columns=["plan", "scenario", "probability", "cost_usd", "status"])
+
+    def objective_of(name: str) -> float:
+        if name not in plans:
+            return math.nan
+        part = costs[costs["plan"] == name]
+        return risk_adjusted(part["cost_usd"].tolist(), part["probability"].tolist(), omega, alpha)
+
+    probs = [probability[s] for s in scenarios]
+    rp = float(stochastic.objective_usd) if stochastic.has_plan and stochastic.objective_usd is not None else math.nan
+    ws = risk_adjusted([best[s] for s in scenarios], probs, omega, alpha)
+    eev = objective_of(EXPECTED_VALUE)
+    figures = {
+        "rp_usd": rp,
+        "eev_usd": eev,
+        "ws_usd": ws,
+        "vss_usd": eev - rp,
+        "evpi_usd": rp - ws,
+        "ev_usd": float(ev_result.objective_usd) if ev_result.has_plan and ev_result.objective_usd is not None
+        else math.nan,
+    }
+    analysis = UncertaintyAnalysis(
+        problem=problem, figures=figures, plans=plans, costs=costs, stochastic=stochastic,
+        expected_value=ev_result, statuses=statuses, best_costs=best, mip_gap=gap,
+        cvar_weight=omega, cvar_alpha=alpha,
+    )
+    analysis.notes = _notes(analysis)
+    say("uncertainty analysis done")
+    return analysis
+
+
+def _notes(analysis: UncertaintyAnalysis) -> list[str]:
+    notes = []
+    if analysis.cvar_weight > 0:
+        notes.append(f"figures are risk-adjusted: (1 - {analysis.cvar_weight:g}) x expected cost + "
+                     f"{analysis.cvar_weight:g} x CVaR at alpha {analysis.cvar_alpha:g}")
+    rp = analysis.figures.get("rp_usd", math.nan)
+    if analysis.mip_gap > 0:
+        within = f" (about ${analysis.mip_gap * abs(rp):,.0f})" if math.isfinite(rp) else ""
+        notes.append(f"every solve stops at a relative MIP gap of {analysis.mip_gap:g}{within}: WS <= RP <= EEV, "
+                     "VSS >= 0, EVPI >= 0 and regret >= 0 hold only within that gap")
+    failed = [name for name, status in analysis.statuses.items() if status != "optimal"]
+    if failed:
+        notes.append("not solved to optimality: " + ", ".join(f"{n} ({analysis.statuses[n]})" for n in failed))
+    if len(analysis.costs) and (analysis.costs["status"] != "optimal").any():
+        bad = analysis.costs[analysis.costs["status"] != "optimal"]
+        notes.append("plan costs not optimal: " + ", ".join(
+            f"{r.plan} in {r.scenario} ({r.status})" for r in bad.itertuples()))
+    if len(analysis.problem.scenarios) == 1:
+        notes.append("one scenario: VSS and EVPI are zero by definition")
+    return notes
