@@ -158,7 +158,7 @@ def solve(
             from planner.uncertainty import analyse
 
             analysis = analyse(problem, time_limit_seconds=time_limit, mip_gap=mip_gap, threads=threads,
-                               progress=progress)
+                               progress=progress, stochastic=result)
         if report_path is not None:
             from planner.report import write_report
 

@@ -62,6 +62,11 @@ class PlanResult:
         return bool(self.raw)
 
     @property
+    def _planned_scenarios(self) -> list[str]:
+        """The scenarios the tables report on: all of them with a plan, none without one."""
+        return list(self.data.scenarios) if self.has_plan else []
+
+    @property
     def solve_seconds(self) -> float:
         return self.timings.get("solve_seconds", float("nan"))
 
@@ -146,7 +151,7 @@ class PlanResult:
         for (s, t, _w, g, site), v in self.raw.get("gpus_serving", {}).items():
             used[s, t, g, site] = used.get((s, t, g, site), 0.0) + v
         rows = []
-        for s in d.scenarios:
+        for s in self._planned_scenarios:
             for g, site, t in d.pools:
                 kgpu = installed.get((g, site, t), 0.0)
                 gpus_used = used.get((s, t, g, site), 0.0) * GPUS_PER_UNIT
@@ -183,7 +188,7 @@ class PlanResult:
         d = self.data
         used = self.raw.get("credit_used", {})
         rows = []
-        for s in d.scenarios:
+        for s in self._planned_scenarios:
             for r in d.credits:
                 balance = d.credit_amount_musd[r] * USD_PER_UNIT
                 for t in d.credit_months[r]:
@@ -200,7 +205,7 @@ class PlanResult:
         credit = {c.credit_id: c for c in self.problem.credits}
         burn = self.credits()
         rows = []
-        for s in self.data.scenarios:
+        for s in self._planned_scenarios:
             for r in self.data.credits:
                 applied = float(burn.loc[(burn["scenario"] == s) & (burn["credit_id"] == r), "applied_usd"].sum())
                 amount = credit[r].amount_usd
@@ -291,7 +296,7 @@ class PlanResult:
         nominal = self.costs().groupby("scenario")["cost_usd"].sum()
         rows = [{"scenario": s, "probability": d.probability[s],
                  "npv_usd": self.raw["scenario_cost_musd"][s] * USD_PER_UNIT,
-                 "nominal_usd": float(nominal.get(s, 0.0))} for s in d.scenarios]
+                 "nominal_usd": float(nominal.get(s, 0.0))} for s in self._planned_scenarios]
         return pd.DataFrame(rows, columns=["scenario", "probability", "npv_usd", "nominal_usd"])
 
     def usd_per_million_tokens(self) -> pd.DataFrame:

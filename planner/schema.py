@@ -91,7 +91,8 @@ def ref(table: str) -> dict[str, str]:
 class Record(BaseModel):
     """A row of an input table. ``TABLE`` is the sheet name, ``KEY`` the id column (or None)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # allow_inf_nan=False: "inf" or "nan" typed in a number cell is an input error, not a number.
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, allow_inf_nan=False)
     TABLE: ClassVar[str] = ""
     KEY: ClassVar[str | None] = "name"
     REQUIRED_ROWS: ClassVar[bool] = False
@@ -111,7 +112,7 @@ class Record(BaseModel):
 class Settings(BaseModel):
     """Scalar parameters: the Settings sheet (parameter / value / unit / notes)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     TABLE: ClassVar[str] = "Settings"
 
     first_month: Month = Field(description="First planning month (YYYY-MM).")
@@ -564,9 +565,11 @@ def cross_table_issues(problem: Problem) -> list[InputIssue]:
     for i, cr in enumerate(problem.credits):
         if cr.provider not in providers:
             known = ", ".join(sorted(providers)) or "none defined"
-            add("Credits", i, "provider", cr.provider, f"a provider of a lease offer, commitment or on-demand option ({known})")
+            add("Credits", i, "provider", cr.provider,
+                f"a provider of a lease offer, commitment or on-demand option ({known})")
         if cr.expiry_month < cr.valid_from_month:
-            add("Credits", i, "expiry_month", cr.expiry_month, f"a month on or after valid_from_month {cr.valid_from_month}")
+            add("Credits", i, "expiry_month", cr.expiry_month,
+                f"a month on or after valid_from_month {cr.valid_from_month}")
         elif cr.expiry_month < first or cr.valid_from_month > last:
             add("Credits", i, "expiry_month", cr.expiry_month, f"a window that overlaps the horizon {first}..{last}")
     for i, e in enumerate(problem.policy_effects):
@@ -619,7 +622,8 @@ def cross_table_issues(problem: Problem) -> list[InputIssue]:
                 add("Throughput", None, "tokens_per_second_per_gpu", f"no row for ({gpu}, {w.name})",
                     "a Throughput row for every allowed (gpu_type, workload), or Settings default_mfu")
             elif w.flops_per_token is None:
-                add("Workloads", i, "flops_per_token", None, f"FLOPs per token (needed to derive {gpu} throughput from MFU)")
+                add("Workloads", i, "flops_per_token", None,
+                    f"FLOPs per token (needed to derive {gpu} throughput from MFU)")
 
     # Capacity must come from somewhere.
     if not (problem.lease_offers or problem.commitments or problem.on_demand):
