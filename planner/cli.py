@@ -163,6 +163,8 @@ def solve(
             from planner.report import write_report
 
             progress("writing report")
+            if output is None:
+                report_path.parent.mkdir(parents=True, exist_ok=True)
             try:
                 write_report(result, report_path, input_path=path, uncertainty=analysis)
             except InputError as error:

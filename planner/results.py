@@ -51,6 +51,7 @@ class PlanResult:
     model: Any = None
     raw: dict[str, dict[Any, float]] = field(default_factory=dict)
     duals: dict[str, dict[Any, float]] = field(default_factory=dict)
+    _costs: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def without_plan(cls, problem: Problem, data: ModelData, status: str, message: str) -> PlanResult:
@@ -145,7 +146,11 @@ class PlanResult:
         return frame.sort_values(["month", "offer_id"], ignore_index=True)
 
     def capacity(self) -> pd.DataFrame:
-        """GPUs installed (paid), usable (x availability) and used, per scenario, month, type, site."""
+        """GPUs installed (paid), usable (x availability) and used, per scenario, month, type, site.
+
+        ``gpus_idle`` = installed - used: GPUs paid for but not serving, including the share lost to
+        the availability factor (``gpus_unavailable``); ``utilisation`` = used / installed.
+        """
         d, installed = self.data, self.raw.get("installed_kgpu", {})
         used: dict[tuple[str, int, str, str], float] = {}
         for (s, t, _w, g, site), v in self.raw.get("gpus_serving", {}).items():
@@ -156,12 +161,15 @@ class PlanResult:
                 kgpu = installed.get((g, site, t), 0.0)
                 gpus_used = used.get((s, t, g, site), 0.0) * GPUS_PER_UNIT
                 gpus = kgpu * GPUS_PER_UNIT
+                usable = gpus * d.availability[g]
                 rows.append({"scenario": s, "month": self.month_label(t), "gpu_type": g, "site": site,
-                             "gpus_installed": gpus, "gpus_usable": gpus * d.availability[g],
-                             "gpus_used": gpus_used, "gpus_idle": max(gpus - gpus_used, 0.0),
+                             "gpus_installed": gpus, "gpus_usable": usable,
+                             "gpus_unavailable": gpus - usable, "gpus_used": gpus_used,
+                             "gpus_idle": max(gpus - gpus_used, 0.0),
                              "utilisation": gpus_used / gpus if gpus > 1e-9 else float("nan")})
         return pd.DataFrame(rows, columns=["scenario", "month", "gpu_type", "site", "gpus_installed",
-                                           "gpus_usable", "gpus_used", "gpus_idle", "utilisation"])
+                                           "gpus_usable", "gpus_unavailable", "gpus_used", "gpus_idle",
+                                           "utilisation"])
 
     def utilisation(self) -> pd.DataFrame:
         """Utilisation of committed capacity per scenario and month, all pools together."""
@@ -201,26 +209,32 @@ class PlanResult:
                                            "remaining_usd"])
 
     def credit_summary(self) -> pd.DataFrame:
-        """Per scenario and credit: amount, applied, and wasted (expired unused)."""
+        """Per scenario and credit: amount, applied, wasted (expired unused inside the horizon), and
+        what is still unused at the horizon's end for credits that expire later."""
         credit = {c.credit_id: c for c in self.problem.credits}
+        last_month = self.month_label(len(self.data.months) - 1)
         burn = self.credits()
         rows = []
         for s in self._planned_scenarios:
             for r in self.data.credits:
                 applied = float(burn.loc[(burn["scenario"] == s) & (burn["credit_id"] == r), "applied_usd"].sum())
                 amount = credit[r].amount_usd
+                unused = max(amount - applied, 0.0)
+                expires_in_horizon = credit[r].expiry_month <= last_month
                 rows.append({"scenario": s, "credit_id": r, "provider": credit[r].provider,
                              "expiry_month": credit[r].expiry_month, "amount_usd": amount,
-                             "applied_usd": applied, "expired_unused_usd": max(amount - applied, 0.0)})
+                             "applied_usd": applied,
+                             "expired_unused_usd": unused if expires_in_horizon else 0.0,
+                             "unused_at_horizon_end_usd": 0.0 if expires_in_horizon else unused})
         return pd.DataFrame(rows, columns=["scenario", "credit_id", "provider", "expiry_month", "amount_usd",
-                                           "applied_usd", "expired_unused_usd"])
+                                           "applied_usd", "expired_unused_usd", "unused_at_horizon_end_usd"])
 
     def policies(self) -> pd.DataFrame:
         """The rate-limit policy in force per scenario and month."""
         rows = [{"scenario": s, "month": self.month_label(t), "policy": p}
                 for (s, t, p), v in self.raw.get("policy_on", {}).items() if v > 0.5]
         frame = pd.DataFrame(rows, columns=["scenario", "month", "policy"])
-        return frame.sort_values(["scenario", "month"], ignore_index=True)
+        return self._in_scenario_order(frame, ["month"])
 
     def tokens(self) -> pd.DataFrame:
         """Demand, served, throttled and unserved tokens, and the revenue lost, per scenario/month/workload."""
@@ -258,30 +272,42 @@ class PlanResult:
         First-stage categories (leases, upfront, commitments) repeat in every scenario; months after
         the horizon appear when the lease terms run past it.
         """
+        if self._costs is not None:
+            return self._costs.copy()
         d = self.data
         counted = set(self.raw.get("counted_payment_months", d.months))
+        horizon = len(d.months)
+        first_stage: list[tuple[int, str, float]] = []
+        second_stage: dict[str, list[tuple[int, str, float]]] = {s: [] for s in self._planned_scenarios}
+        for category, values in self.raw.get("cost_terms", {}).items():
+            for key, v in values.items():
+                if abs(v) < 1e-12:
+                    continue
+                if isinstance(key, tuple):
+                    if key[0] in second_stage:
+                        second_stage[key[0]].append((key[1], category, v))
+                else:
+                    first_stage.append((key, category, v))
         rows = []
-        for s in d.scenarios:
-            for category, values in self.raw.get("cost_terms", {}).items():
-                for key, v in values.items():
-                    if isinstance(key, tuple):
-                        if key[0] != s:
-                            continue
-                        t = key[1]
-                        counted_month = True
-                    else:
-                        t = key
-                        counted_month = t in counted
-                    if abs(v) < 1e-12:
-                        continue
-                    rows.append({"scenario": s, "month": self.month_label(t), "category": category,
-                                 "in_horizon": t < len(d.months), "cost_usd": v * USD_PER_UNIT,
-                                 "discounted_usd": v * USD_PER_UNIT * d.discount(t) if counted_month else 0.0})
+        for s in self._planned_scenarios:
+            for t, category, v in first_stage + second_stage[s]:
+                counted_month = t in counted or t < horizon
+                rows.append((s, self.month_label(t), category, t < horizon, v * USD_PER_UNIT,
+                             v * USD_PER_UNIT * d.discount(t) if counted_month else 0.0))
         frame = pd.DataFrame(rows, columns=["scenario", "month", "category", "in_horizon", "cost_usd",
                                             "discounted_usd"])
         order = {c: i for i, c in enumerate(COST_CATEGORIES)}
         frame["_order"] = frame["category"].map(order)
-        return frame.sort_values(["scenario", "month", "_order"], ignore_index=True).drop(columns="_order")
+        frame = self._in_scenario_order(frame, ["month", "_order"]).drop(columns="_order")
+        self._costs = frame
+        return frame.copy()
+
+    def _in_scenario_order(self, frame: pd.DataFrame, then: list[str]) -> pd.DataFrame:
+        """Sort rows by scenario in input order, then by ``then``."""
+        rank = {s: i for i, s in enumerate(self.data.scenarios)}
+        frame = frame.assign(_scenario_rank=frame["scenario"].map(rank))
+        return frame.sort_values(["_scenario_rank", *then], ignore_index=True, kind="stable").drop(
+            columns="_scenario_rank")
 
     def cost_by_category(self) -> pd.DataFrame:
         """NPV per scenario and category (a pivot of :meth:`costs`)."""
