@@ -1,8 +1,37 @@
-"""planner: optimization-based procurement planning for AI compute."""
+"""planner: optimization-based procurement planning for AI compute.
+
+The Python API: ``load`` a workbook into a validated ``Problem``, ``solve`` it into a ``PlanResult``
+(pandas DataFrames), keep a ``Planner`` to change numbers and re-solve in place, and ``analyse`` the
+value of hedging across scenarios (VSS, EVPI, regret).
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
 
 from planner.errors import InputError, InputIssue
 from planner.workbook import load
 
 __version__ = "0.1.0"
 
-__all__ = ["InputError", "InputIssue", "__version__", "load"]
+# The solver stack (Pyomo, HiGHS) is imported on first use so that `planner validate` stays fast.
+_LAZY = {
+    "solve": "planner.solver",
+    "Planner": "planner.solver",
+    "PlanResult": "planner.results",
+    "analyse": "planner.uncertainty",
+    "UncertaintyAnalysis": "planner.uncertainty",
+    "write_report": "planner.report",
+    "Problem": "planner.schema",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'planner' has no attribute {name!r}")
+
+
+__all__ = ["InputError", "InputIssue", "PlanResult", "Planner", "Problem", "UncertaintyAnalysis", "__version__",
+           "analyse", "load", "solve", "write_report"]

@@ -129,7 +129,7 @@ def solve(
 
     Exit 0 with a plan, 1 without one (infeasible, or time limit without a plan), 2 for bad input.
     """
-    from planner.solve import solve as solve_problem
+    from planner.solver import solve as solve_problem
     from planner.workbook import load
 
     def fail_input(error: InputError) -> None:

@@ -31,7 +31,7 @@ import pandas as pd
 
 from planner.results import PlanResult
 from planner.schema import DemandRow, Problem, Scenario
-from planner.solve import Planner
+from planner.solver import Planner
 
 Progress = Callable[[str], None]
 LeasePlan = dict[tuple[str, int], int]

@@ -19,7 +19,7 @@ from planner.schema import (
     Throughput,
     Workload,
 )
-from planner.solve import Planner, solve
+from planner.solver import Planner, solve
 from planner.uncertainty import analyse, cvar, risk_adjusted
 
 BLOCK_TOKENS = 1000 * 1000.0 * 730 * 3600

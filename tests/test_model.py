@@ -31,7 +31,7 @@ from factory import (
 )
 
 from planner.schema import Policy, PolicyEffect
-from planner.solve import solve
+from planner.solver import solve
 
 REL = 1e-6
 

@@ -32,7 +32,7 @@ from planner.schema import (
     Throughput,
     Workload,
 )
-from planner.solve import solve
+from planner.solver import solve
 
 HOSTILE_NAME = '=HYPERLINK("http://x","y")'
 HOSTILE_TEXTS = (HOSTILE_NAME, "=1+1", "@SUM(A1)", "+1", "-1", "#N/A")

@@ -14,7 +14,7 @@ import pytest
 from factory import cloud, credit, lease, realistic, tiny
 
 from planner.schema import Problem
-from planner.solve import solve
+from planner.solver import solve
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "inputs" / "colossus-2025.xlsx"
 GPU_TOL = 1e-4

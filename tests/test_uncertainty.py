@@ -22,7 +22,7 @@ from planner.schema import (
     Throughput,
     Workload,
 )
-from planner.solve import Planner
+from planner.solver import Planner
 from planner.uncertainty import EV_SCENARIO, UncertaintyAnalysis, analyse, expected_value_problem
 
 TOL = 1e-6
