@@ -34,6 +34,8 @@ STATUS_BY_TERMINATION: dict[TerminationCondition, str] = {
 }
 DEFAULT_RANDOM_SEED = 0
 LOG_TAIL_LINES = 40
+MIN_SOLVER_SECONDS = 1.0
+"""HiGHS gets at least this long (or the whole limit if shorter), even when the build used it up."""
 
 
 def _quiet(_: str) -> None:
@@ -114,14 +116,27 @@ class Planner:
 
     def solve(self, *, time_limit_seconds: float | None = None, mip_gap: float | None = None,
               marginal_values: bool = True, diagnose: bool = True) -> PlanResult:
-        """Solve, extract results, and (when a plan exists) compute marginal values."""
+        """Solve, extract results, and (when a plan exists) compute marginal values.
+
+        ``time_limit_seconds`` (default: Settings) covers building the model, loading it into HiGHS
+        and the MIP search; on a re-solve it covers the search alone. ``solve_seconds`` in the
+        result's timings includes loading the model into HiGHS.
+        """
         settings = self.problem.settings
         config = self.solver.config
-        config.time_limit = float(time_limit_seconds or settings.time_limit_seconds)
+        limit = float(time_limit_seconds or settings.time_limit_seconds)
+        started = time.perf_counter()
+        spent = 0.0
+        if not self._solved_once:
+            # The time limit bounds the whole run: building the model and handing it to HiGHS count too.
+            self.progress("loading the model into HiGHS")
+            with _pyomo_quiet(), contextlib.redirect_stdout(io.StringIO()):
+                self.solver.set_instance(self.model)
+            spent = self.build_seconds + time.perf_counter() - started
+        config.time_limit = max(limit - spent, min(limit, MIN_SOLVER_SECONDS))
         config.mip_gap = float(settings.mip_gap if mip_gap is None else mip_gap)
         config.warmstart = self._solved_once
         self.progress("solving")
-        started = time.perf_counter()
         status, message, results, log_tail = self._run()
         solve_seconds = time.perf_counter() - started
         self._solved_once = True
