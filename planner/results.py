@@ -389,12 +389,14 @@ def extract(m: pyo.ConcreteModel, problem: Problem, *, status: str, message: str
         for key, v in values.items():
             bucket[key] = bucket.get(key, 0.0) + v
     raw["cost_terms"] = cost_terms  # type: ignore[assignment]
-    objective = pyo.value(m.total_cost)
+    # The tie-break (0.01 USD per GPU-month) steers the solver only; it is no cost of the plan.
+    tie_break = pyo.value(m.tie_break_musd)
+    objective = pyo.value(m.total_cost) - tie_break
     return PlanResult(
         problem=problem, data=d, status=status, message=message,
         objective_usd=objective * USD_PER_UNIT,
         expected_cost_usd=pyo.value(m.expected_cost_musd) * USD_PER_UNIT,
         cvar_usd=pyo.value(m.cvar_musd) * USD_PER_UNIT if hasattr(m, "cvar_musd") else None,
-        best_bound_usd=None if best_bound_musd is None else best_bound_musd * USD_PER_UNIT,
+        best_bound_usd=None if best_bound_musd is None else (best_bound_musd - tie_break) * USD_PER_UNIT,
         mip_gap=mip_gap, raw=raw,
     )

@@ -179,6 +179,18 @@ def test_credits_expire_unused_but_still_make_on_demand_free() -> None:
     assert result.cost_by_category().loc["base", "credits"] == pytest.approx(-73_000.0, rel=REL)
 
 
+def test_credit_expiring_after_the_horizon_is_not_reported_as_wasted() -> None:
+    """A $100,000 credit valid past the 2-month horizon pays both months on demand (2 x 36,500) and
+    leaves 27,000 unused at the horizon's end: still usable later, so not counted as expired."""
+    problem = tiny([10.0] * 2, offers=[], credits=[credit(amount=100_000.0, expiry=5)])
+    result = solved(problem)
+    assert result.objective_usd == pytest.approx(0.0, abs=1e-3)
+    summary = result.credit_summary().iloc[0]
+    assert summary["applied_usd"] == pytest.approx(73_000.0, rel=REL)
+    assert summary["expired_unused_usd"] == 0.0
+    assert summary["unused_at_horizon_end_usd"] == pytest.approx(27_000.0, rel=REL)
+
+
 def test_credit_smaller_than_spend_is_used_in_full() -> None:
     """As above with a $50,000 credit. In months 0-1, n early-lease GPUs cost 2,920 each and the
     other 10 - n run on demand for 7,300 each, less the credit:
@@ -243,7 +255,8 @@ def test_marginal_value_of_power_when_capacity_idles() -> None:
     values = result.marginal_values()
     mw = values[values["resource"] == "mw"]["value_usd"].tolist()
     gpu_hour = values[values["resource"] == "gpu_hour"]["value_usd"].tolist()
-    assert mw == pytest.approx([2_920_000.0] * 4, rel=REL)
+    # Duals include the tie-break of 0.01 USD per GPU-month (800 GPUs x 0.01 = 8 USD of 2.92M).
+    assert mw == pytest.approx([2_920_000.0] * 4, rel=1e-5)
     assert gpu_hour == pytest.approx([0.0] * 4, abs=1e-6)
 
 
@@ -392,7 +405,8 @@ def test_max_blocks_caps_the_lease_and_prices_capacity() -> None:
     assert result.lease_plan() == {("L", 0): 6}
     assert on_demand_gpus(result) == [4.0] * 4
     values = result.marginal_values()
-    assert values[values["resource"] == "gpu_hour"]["value_usd"].tolist() == pytest.approx([5.0] * 4, rel=REL)
+    # Duals include the tie-break of 0.01 USD per GPU-month (1.4e-5 USD per GPU-hour).
+    assert values[values["resource"] == "gpu_hour"]["value_usd"].tolist() == pytest.approx([5.0] * 4, rel=1e-5)
 
 
 def test_budget_cap_binds() -> None:

@@ -17,6 +17,7 @@ from factory import GPU, SITE, WORKLOAD, cloud, commitment, credit, lease, month
 from pyomo.repn.standard_repn import generate_standard_repn
 
 from planner.model import FAMILIES, build_model
+from planner.model.costs import TIE_BREAK_MUSD_PER_KGPU_MONTH
 from planner.schema import Policy, PolicyEffect, SitePower
 
 FORMULATION = Path(__file__).resolve().parent.parent / "models" / "procurement.md"
@@ -252,8 +253,9 @@ def test_objective_weights_scenarios_and_discounts_months() -> None:
                    offers=[lease(term=1)], discount_rate_per_year=0.12)
     m = build_model(problem)
     objective = coefficients(m.total_cost.expr)
-    assert objective[f"od_serving[b,6,{WORKLOAD},cloud]"] == pytest.approx(3.65 * 0.75 * 1.12 ** -0.5)
-    assert objective["lease_blocks[L,0]"] == pytest.approx(0.00146)
+    eps = TIE_BREAK_MUSD_PER_KGPU_MONTH  # per kGPU-month rented or leased, steers ties only
+    assert objective[f"od_serving[b,6,{WORKLOAD},cloud]"] == pytest.approx((3.65 + eps) * 0.75 * 1.12 ** -0.5)
+    assert objective["lease_blocks[L,0]"] == pytest.approx(0.00146 + eps * 0.001)
     assert objective[f"unserved_ttok[a,0,{WORKLOAD}]"] == pytest.approx(0.25 * 100.0)
 
 

@@ -13,6 +13,8 @@ import pyomo.environ as pyo
 
 from planner.model.data import ModelData
 
+TIE_BREAK_MUSD_PER_KGPU_MONTH = 1e-5
+"""Tie-break cost: 0.01 USD per GPU-month, far below any real price, above HiGHS's tolerances."""
 CVAR_TIE_BREAK_WEIGHT = 1e-7
 """Least weight kept on the expected cost, so that omega = 1 still prices every scenario."""
 
@@ -46,6 +48,7 @@ def define_objective(m: pyo.ConcreteModel, d: ModelData) -> None:
 
     .. math:: \min\ \max(1-\omega, \epsilon) \sum_s \pi_s\,\mathit{scenario\_cost\_musd}_s
               + \omega\Big(\eta + \frac{1}{1-\alpha}\sum_s \pi_s\,\mathit{cvar\_excess}_s\Big)
+              + \mathit{tie\_break\_musd}
               \quad\text{s.t.}\quad \mathit{cvar\_excess}_s \ge \mathit{scenario\_cost\_musd}_s - \eta
 
     :math:`\mathcal{C}_1` are first-stage terms (leases, upfront, commitments), :math:`\mathcal{C}_2`
@@ -85,7 +88,21 @@ def define_objective(m: pyo.ConcreteModel, d: ModelData) -> None:
         objective = m.expected_cost_musd
     if d.elastic:
         objective += m.elastic_penalty_musd
-    m.total_cost = pyo.Objective(expr=objective, sense=pyo.minimize)
+    m.tie_break_musd = pyo.Expression(expr=_tie_break(m, d))
+    m.total_cost = pyo.Objective(expr=objective + m.tie_break_musd, sense=pyo.minimize)
+
+
+def _tie_break(m: pyo.ConcreteModel, d: ModelData) -> pyo.Expression:
+    r"""A tiny cost per GPU-month leased or rented, :math:`\epsilon_{GPU}`.
+
+    Spend that a credit pays is free, so without it renting (or leasing) GPUs nobody uses just to burn
+    a credit would tie with the honest plan; the tie-break picks the plan with fewer GPU-months. It is
+    left out of every reported cost.
+    """
+    rented = sum(d.probability[s] * d.discount(t) * m.od_kgpu[s, t, c] for s, t, c in m.OD_RENT)
+    leased = sum(d.offer_block_kgpu[o] * len(d.lease_payment_months[o, k]) * m.lease_blocks[o, k]
+                 for o, k in d.lease_starts)
+    return TIE_BREAK_MUSD_PER_KGPU_MONTH * (rented + leased)
 
 
 def define_budget(m: pyo.ConcreteModel, d: ModelData) -> None:
