@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from planner.errors import InputError, InputIssue
+from planner.errors import InputError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Procurement planner for AI compute.")
 console = Console()
@@ -21,11 +21,11 @@ EXIT_OK, EXIT_NO_PLAN, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def _print_input_error(error: InputError) -> None:
-    err_console.print(f"[bold red]{error.report().splitlines()[0]}[/]")
+    err_console.print(f"[bold red]{error.report().splitlines()[0]}[/]", soft_wrap=True)
     for sheet, issues in error.by_sheet().items():
         err_console.print(f"[bold]{sheet}[/] ({len(issues)})", highlight=False)
         for issue in issues:
-            err_console.print(f"  {issue}", highlight=False, markup=False)
+            err_console.print(f"  {issue}", highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -109,9 +109,9 @@ def _print_summary(result: Any, report_path: Path | None, analysis: Any) -> None
         decisions = result.headline_decisions()
         console.print("[bold]Leases to sign[/]" if decisions else "No new leases to sign.")
         for line in decisions:
-            console.print(f"  - {line}", highlight=False)
+            console.print(f"  - {line}", highlight=False, markup=False, soft_wrap=True)
     for line in result.diagnosis:
-        console.print(f"[red]  - {line}[/]", highlight=False)
+        console.print(f"  - {line}", style="red", highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -144,8 +144,15 @@ def solve(
     except InputError as error:
         fail_input(error)
     report_path = None if no_report else (output or Path("reports") / f"{path.stem}-plan.xlsx")
-    if report_path is not None and report_path.resolve() == path.resolve():
-        fail_input(InputError([InputIssue("file", "path", str(report_path), "a report path other than the input")]))
+    if report_path is not None:
+        from planner.report import check_report_path
+
+        if output is None:
+            report_path.parent.mkdir(parents=True, exist_ok=True)
+        try:  # before solving: a bad report path must not cost a long solve
+            check_report_path(report_path, path)
+        except InputError as error:
+            fail_input(error)
     analysis = None
     with err_console.status("reading", spinner="dots") as status:
 
@@ -163,8 +170,6 @@ def solve(
             from planner.report import write_report
 
             progress("writing report")
-            if output is None:
-                report_path.parent.mkdir(parents=True, exist_ok=True)
             try:
                 write_report(result, report_path, input_path=path, uncertainty=analysis)
             except InputError as error:

@@ -1214,7 +1214,7 @@ def _file_error(path: Path, found: str, expected: str) -> InputError:
     return InputError([InputIssue("file", "report path", found, expected)], source=str(path))
 
 
-def _check_path(path: Path, input_path: Path | None) -> None:
+def check_report_path(path: Path, input_path: Path | None) -> None:
     """Refuse the input workbook, a folder, a missing folder, or a name that is not .xlsx."""
     if input_path is not None:
         same = path.resolve() == input_path.resolve()
@@ -1315,7 +1315,7 @@ def write_report(result: PlanResult, path: Path, *, input_path: Path | None = No
     """
     path = Path(path)
     input_path = Path(input_path) if input_path is not None else None
-    _check_path(path, input_path)
+    check_report_path(path, input_path)
     temporary = _temporary_file(path)
     try:
         wb = build_workbook(result, input_path=input_path, uncertainty=uncertainty)
