@@ -58,14 +58,6 @@ def validate(path: Annotated[Path, typer.Argument(help="Input workbook (.xlsx)."
     )
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    return str(value)
-
-
 def _clean(value: Any) -> Any:
     """Replace NaN/inf (not valid JSON) with null, recursively."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -80,7 +72,7 @@ def _clean(value: Any) -> Any:
 
 
 def _print_json(payload: dict[str, Any]) -> None:
-    typer.echo(json.dumps(_clean(payload), default=_json_default, indent=2))
+    typer.echo(json.dumps(_clean(payload), default=str, indent=2))
 
 
 def _money(value: float | None) -> str:

@@ -15,7 +15,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 import annotated_types
 from pydantic import BaseModel, BeforeValidator
 
-from planner.schema import TABLES, Record, Settings, field_unit_hint, parse_month
+from planner.schema import TABLES, Record, Settings, parse_month
 
 FieldKind = Literal["int", "float", "bool", "month", "names", "choice", "text"]
 NOTES = "notes"
@@ -97,8 +97,22 @@ def _bounds(metadata: list[Any]) -> str:
 
 
 def _unit(name: str) -> str:
-    """Units the schema's name-suffix hints leave out (dimensionless or counted columns)."""
+    """The unit of a column, read from its name (units are part of every numeric column name)."""
     for suffix, unit in (
+        ("_usd_per_gpu_hour", "USD/GPU-hour"),
+        ("_usd_per_million_tokens", "USD/Mtok"),
+        ("_usd_per_month", "USD/month"),
+        ("_usd_per_block", "USD/block"),
+        ("_usd", "USD"),
+        ("_mw", "MW"),
+        ("_kw_per_gpu", "kW/GPU"),
+        ("_gb", "GB"),
+        ("_tflops", "TFLOPS"),
+        ("tokens_per_month", "tokens/month"),
+        ("_per_second_per_gpu", "tokens/s/GPU"),
+        ("_months", "months"),
+        ("_per_year", "x/year"),
+        ("flops_per_token", "FLOP/token"),
         ("month", "YYYY-MM"),
         ("gpus_per_block", "GPUs"),
         ("gpus", "GPUs"),
@@ -123,7 +137,7 @@ def columns(cls: type[BaseModel]) -> tuple[Column, ...]:
     for name, info in cls.model_fields.items():
         kind, choices = _kind(info.annotation, info.metadata)
         extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-        unit = Settings.UNITS.get(name, "") if cls is Settings else field_unit_hint(cls, name) or _unit(name)
+        unit = Settings.UNITS.get(name, "") if cls is Settings else _unit(name)
         default = None if info.is_required() else info.get_default(call_default_factory=True)
         result.append(
             Column(

@@ -18,7 +18,6 @@ with the number of cells; each column shares one styled template cell.
 from __future__ import annotations
 
 import contextlib
-import copy
 import datetime as dt
 import functools
 import hashlib
@@ -1248,27 +1247,9 @@ def _temporary_file(path: Path) -> Path:
     raise _file_error(path, describe(str(path)), "a folder where a temporary file can be created")
 
 
-_TABLE_METHODS = ("leases", "lease_payments", "capacity", "utilisation", "on_demand", "credits", "credit_summary",
-                  "policies", "tokens", "power", "costs", "cost_by_category", "scenario_costs",
-                  "usd_per_million_tokens", "marginal_values", "headline_decisions")
-
-
-def _memoised(result: PlanResult) -> PlanResult:
-    """A shallow copy of ``result`` whose table methods run once each (they call one another);
-    callers get copies, so the caller's result object is never changed."""
-    memo = copy.copy(result)
-    for name in _TABLE_METHODS:
-        if not callable(getattr(type(result), name, None)):
-            continue
-        cached = functools.cache(getattr(result.__class__, name).__get__(memo))
-        setattr(memo, name, lambda cached=cached: copy.copy(cached()))
-    return memo
-
-
 def build_workbook(result: PlanResult, *, input_path: Path | None = None,
                    uncertainty: Uncertainty | None = None) -> Workbook:
     """The report as an unsaved (write-only) workbook; :func:`write_report` saves it atomically."""
-    result = _memoised(result) if result.has_plan else result
     ctx = _Context(result=result, input_path=input_path, uncertainty=uncertainty,
                    timestamp=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"), warnings=_warnings(result))
     sheets = _sheets(ctx)

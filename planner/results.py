@@ -7,7 +7,9 @@ when the same model is re-solved later by a sweep. Every table is long-format wi
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +25,19 @@ COST_CATEGORIES = ("leases", "upfront", "commitments", "on_demand", "credits", "
 """Cost categories in report order; credits are negative (they reduce cost)."""
 SPEND_CATEGORIES = ("leases", "upfront", "commitments", "on_demand", "credits")
 """Categories that are money actually paid for compute (for USD per million tokens)."""
+
+
+def _table(method: Callable[[PlanResult], pd.DataFrame]) -> Callable[[PlanResult], pd.DataFrame]:
+    """Build a table once per result (the tables call one another, and the report reads each several
+    times); every caller gets its own copy, free to change."""
+
+    @functools.wraps(method)
+    def cached(self: PlanResult) -> pd.DataFrame:
+        if method.__name__ not in self._tables:
+            self._tables[method.__name__] = method(self)
+        return self._tables[method.__name__].copy()
+
+    return cached
 
 
 def _values(component: Any) -> dict[Any, float]:
@@ -51,7 +66,7 @@ class PlanResult:
     model: Any = None
     raw: dict[str, dict[Any, float]] = field(default_factory=dict)
     duals: dict[str, dict[Any, float]] = field(default_factory=dict)
-    _costs: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    _tables: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def without_plan(cls, problem: Problem, data: ModelData, status: str, message: str) -> PlanResult:
@@ -91,8 +106,7 @@ class PlanResult:
             "solve_seconds": self.timings.get("solve_seconds"),
             "build_seconds": self.timings.get("build_seconds"),
             "scenario_costs_usd": (
-                dict(zip(self.scenario_costs()["scenario"], self.scenario_costs()["npv_usd"], strict=True))
-                if self.has_plan else {}
+                self.scenario_costs().set_index("scenario")["npv_usd"].to_dict() if self.has_plan else {}
             ),
             "leases": leases.to_dict(orient="records") if self.has_plan else [],
             "diagnosis": self.diagnosis,
@@ -110,6 +124,7 @@ class PlanResult:
         return lines
 
     # ---- tables --------------------------------------------------------------------------------
+    @_table
     def leases(self) -> pd.DataFrame:
         """What to sign: one row per (offer, start month) with blocks > 0."""
         offers = {o.offer_id: o for o in self.problem.lease_offers}
@@ -131,6 +146,7 @@ class PlanResult:
                    "total_commitment_usd"]
         return pd.DataFrame(rows, columns=columns)
 
+    @_table
     def lease_payments(self) -> pd.DataFrame:
         """Monthly payment schedule of the new leases (also after the horizon: take-or-pay)."""
         offers = {o.offer_id: o for o in self.problem.lease_offers}
@@ -145,6 +161,7 @@ class PlanResult:
         frame = pd.DataFrame(rows, columns=["month", "offer_id", "start_month", "in_horizon", "payment_usd"])
         return frame.sort_values(["month", "offer_id"], ignore_index=True)
 
+    @_table
     def capacity(self) -> pd.DataFrame:
         """GPUs installed (paid), usable (x availability) and used, per scenario, month, type, site.
 
@@ -178,6 +195,7 @@ class PlanResult:
         grouped["utilisation"] = grouped["gpus_used"] / grouped["gpus_installed"].where(grouped["gpus_installed"] > 0)
         return grouped.reset_index()
 
+    @_table
     def on_demand(self) -> pd.DataFrame:
         """On-demand GPUs rented and their cost, per scenario, month and option."""
         d = self.data
@@ -191,6 +209,7 @@ class PlanResult:
         return pd.DataFrame(rows, columns=["scenario", "month", "option_id", "provider", "gpu_type", "gpus",
                                            "cost_usd"])
 
+    @_table
     def credits(self) -> pd.DataFrame:
         """Credit burn per scenario, month and credit, with the balance left after the month."""
         d = self.data
@@ -208,6 +227,7 @@ class PlanResult:
         return pd.DataFrame(rows, columns=["scenario", "month", "credit_id", "provider", "applied_usd",
                                            "remaining_usd"])
 
+    @_table
     def credit_summary(self) -> pd.DataFrame:
         """Per scenario and credit: amount, applied, wasted (expired unused inside the horizon), and
         what is still unused at the horizon's end for credits that expire later."""
@@ -229,6 +249,7 @@ class PlanResult:
         return pd.DataFrame(rows, columns=["scenario", "credit_id", "provider", "expiry_month", "amount_usd",
                                            "applied_usd", "expired_unused_usd", "unused_at_horizon_end_usd"])
 
+    @_table
     def policies(self) -> pd.DataFrame:
         """The rate-limit policy in force per scenario and month."""
         rows = [{"scenario": s, "month": self.month_label(t), "policy": p}
@@ -236,6 +257,7 @@ class PlanResult:
         frame = pd.DataFrame(rows, columns=["scenario", "month", "policy"])
         return self._in_scenario_order(frame, ["month"])
 
+    @_table
     def tokens(self) -> pd.DataFrame:
         """Demand, served, throttled and unserved tokens, and the revenue lost, per scenario/month/workload."""
         d, raw = self.data, self.raw
@@ -258,6 +280,7 @@ class PlanResult:
                                            "throttled_tokens", "unserved_tokens", "throttling_cost_usd",
                                            "unserved_cost_usd"])
 
+    @_table
     def power(self) -> pd.DataFrame:
         """Facility power drawn by GPUs in service against each site's cap."""
         d = self.data
@@ -266,14 +289,13 @@ class PlanResult:
                 for (s, site, t), v in self.raw.get("power_draw_mw", {}).items()]
         return pd.DataFrame(rows, columns=["scenario", "month", "site", "draw_mw", "cap_mw", "share_of_cap"])
 
+    @_table
     def costs(self) -> pd.DataFrame:
         """Cost by scenario, month and category: nominal and discounted (NPV contribution), USD.
 
         First-stage categories (leases, upfront, commitments) repeat in every scenario; months after
         the horizon appear when the lease terms run past it.
         """
-        if self._costs is not None:
-            return self._costs.copy()
         d = self.data
         counted = set(self.raw.get("counted_payment_months", d.months))
         horizon = len(d.months)
@@ -298,9 +320,7 @@ class PlanResult:
                                             "discounted_usd"])
         order = {c: i for i, c in enumerate(COST_CATEGORIES)}
         frame["_order"] = frame["category"].map(order)
-        frame = self._in_scenario_order(frame, ["month", "_order"]).drop(columns="_order")
-        self._costs = frame
-        return frame.copy()
+        return self._in_scenario_order(frame, ["month", "_order"]).drop(columns="_order")
 
     def _in_scenario_order(self, frame: pd.DataFrame, then: list[str]) -> pd.DataFrame:
         """Sort rows by scenario in input order, then by ``then``."""

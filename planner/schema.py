@@ -637,33 +637,3 @@ def _duplicates(rows: list[Any], key: Any, table: str, column: str, expected: st
     for i, r in enumerate(rows):
         if counts[key(r)] > 1:
             add(table, i, column, getattr(r, column), expected)
-
-
-def field_unit_hint(cls: type[BaseModel], field: str) -> str:
-    """The unit of a column, read from its name (units are part of every numeric column name)."""
-    for suffix, unit in (
-        ("_usd_per_gpu_hour", "USD/GPU-hour"),
-        ("_usd_per_million_tokens", "USD/Mtok"),
-        ("_usd_per_month", "USD/month"),
-        ("_usd_per_block", "USD/block"),
-        ("_usd", "USD"),
-        ("_mw", "MW"),
-        ("_kw_per_gpu", "kW/GPU"),
-        ("_gb", "GB"),
-        ("_tflops", "TFLOPS"),
-        ("_tokens_per_month", "tokens/month"),
-        ("tokens_per_month", "tokens/month"),
-        ("_per_second_per_gpu", "tokens/s/GPU"),
-        ("_month", "YYYY-MM"),
-        ("_months", "months"),
-        ("_per_year", "x/year"),
-        ("flops_per_token", "FLOP/token"),
-    ):
-        if field.endswith(suffix) or field == suffix:
-            return unit
-    return ""
-
-
-def field_is_required(cls: type[BaseModel], field: str) -> bool:
-    return cls.model_fields[field].is_required()
-

@@ -12,9 +12,7 @@ from planner.model.data import GPUS_PER_UNIT, USD_PER_UNIT, ModelData
 
 def serving_index(d: ModelData) -> list[tuple[str, int, str, str, str]]:
     """(scenario, month, workload, gpu type, site) for every allowed pair and existing pool."""
-    pool_months: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for g, site, t in d.pools:
-        pool_months[g, site].append(t)
+    pool_months = d.pool_months()
     return [
         (s, t, w, g, site)
         for s in d.scenarios

@@ -39,9 +39,9 @@ def define_credits(m: pyo.ConcreteModel, d: ModelData) -> None:
         return [r for r in d.credits if d.credit_provider[r] == p and t in d.credit_months[r]
                 and d.credit_applies_to[r] in SCOPES[scope]]
 
+    # The "all" row is needed only where some credit applies to all spend.
     rows = [(s, t, p, q) for s in d.scenarios for t in d.months for p in d.providers for q in SCOPES
-            if drawing(s, t, p, q) and (q != "all" or any(d.credit_applies_to[r] == "all"
-                                                            for r in drawing(s, t, p, q)))]
+            if any(q != "all" or d.credit_applies_to[r] == "all" for r in drawing(s, t, p, q))]
     m.CREDIT_ELIGIBLE = pyo.Set(initialize=rows, dimen=4, ordered=True)
 
     def eligible(m: pyo.ConcreteModel, s: str, t: int, p: str, q: str) -> pyo.Constraint:

@@ -12,7 +12,8 @@ raw token counts near 1e15):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections import defaultdict
+from dataclasses import dataclass
 
 from planner.schema import Problem
 
@@ -104,11 +105,17 @@ class ModelData:
 
     elastic: bool = False
     """Diagnosis mode: forbidden unserved demand and budget overruns become penalised slack."""
-    notes: list[str] = field(default_factory=list)
 
     def discount(self, month: int) -> float:
         """Present-value factor of a payment in month ``month`` (0 = first month): (1+r)^(-t/12)."""
         return (1.0 + self.discount_rate_per_year) ** (-month / 12.0)
+
+    def pool_months(self) -> dict[tuple[str, str], list[int]]:
+        """(GPU type, site) -> the months in which that pool can hold GPUs."""
+        months: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for g, site, t in self.pools:
+            months[g, site].append(t)
+        return months
 
     def structure_key(self) -> tuple[object, ...]:
         """Everything that shapes the model's index sets; equal keys mean parameters alone changed."""

@@ -70,9 +70,7 @@ def define_throughput(m: pyo.ConcreteModel, d: ModelData) -> None:
     m.throughput_ttok_per_kgpu_month = pyo.Param(
         m.THROUGHPUT_PAIRS, initialize=d.throughput_ttok_per_kgpu_month, mutable=True, within=pyo.Reals
     )
-    pool_months: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for g, site, t in d.pools:
-        pool_months[g, site].append(t)
+    pool_months = d.pool_months()
     leased: dict[tuple[int, str], list[tuple[str, str]]] = defaultdict(list)
     for w, g, site in d.serve_keys:
         for t in pool_months[g, site]:
