@@ -630,7 +630,14 @@ def test_time_limit_is_reported_with_or_without_a_plan() -> None:
         assert result.best_bound_usd <= result.objective_usd * (1 + 1e-9)
         assert result.mip_gap is not None and not math.isnan(result.mip_gap)
         assert result.summary()["mip_gap"] == result.mip_gap
-        assert result.lease_plan() == {key: v for key, v in result.lease_plan().items() if v > 0}
+        # The incumbent is a plan one could sign: every lease inside its window and block limits.
+        offers = {o.offer_id: o for o in result.problem.lease_offers}
+        for (offer_id, k), blocks in result.lease_plan().items():
+            o = offers[offer_id]
+            assert result.problem.month_index(o.earliest_start_month) <= k
+            assert k <= result.problem.month_index(o.latest_start_month)
+            assert 0 < blocks <= o.max_blocks
+        assert len(result.summary()["leases"]) == len(result.leases())
     else:
         assert result.objective_usd is None
         assert result.lease_plan() == {}
