@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import json
 import math
-from collections import defaultdict
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from factory import cloud, credit, lease, realistic, tiny
+from repricing import (
+    first_stage_payments_usd,
+    lease_side_spend_usd,
+    repriced_expected_cost_usd,
+    repriced_scenario_costs_usd,
+)
 
 from planner.schema import Problem
 from planner.solver import solve
@@ -202,14 +207,7 @@ def test_credits_pay_only_eligible_spend(result) -> None:
         pytest.skip("no credits")
     burn["kind"] = [credits[r].applies_to for r in burn["credit_id"]]
     od = result.on_demand().groupby(["scenario", "month", "provider"])["cost_usd"].sum()
-    provider_of = {o.offer_id: o.provider for o in problem.lease_offers}
-    payments = result.lease_payments()
-    payments["provider"] = payments["offer_id"].map(provider_of)
-    leases = payments.groupby(["month", "provider"])["payment_usd"].sum().to_dict()
-    for c in problem.commitments:
-        for t in range(max(0, problem.month_index(c.start_month)), problem.month_index(c.end_month) + 1):
-            key = (result.month_label(t), c.provider)
-            leases[key] = leases.get(key, 0.0) + c.gpus * c.price_usd_per_gpu_hour * problem.settings.hours_per_month
+    leases = lease_side_spend_usd(result)
     applied = burn.groupby(["scenario", "month", "provider", "kind"])["applied_usd"].sum()
     for (s, month, provider), group in applied.groupby(level=[0, 1, 2]):
         by_kind = group.droplevel([0, 1, 2])
@@ -272,31 +270,12 @@ def test_scenario_npv_is_the_sum_of_its_discounted_costs(result) -> None:
         assert close(by_category.loc[s].sum(), row["npv_usd"], abs_=1.0)
 
 
-def expected_first_stage_costs(result) -> dict[tuple[str, str], float]:
-    """(month, category) -> USD of leases, upfront and commitments, priced from the lease plan and the
-    input: every payment of a lease's term, upfront in its start month, a commitment's payments from
-    the first month (earlier ones are sunk) to its end month, past the horizon too."""
-    problem, hours = result.problem, result.problem.settings.hours_per_month
-    offers = {o.offer_id: o for o in problem.lease_offers}
-    expected: dict[tuple[str, str], float] = defaultdict(float)
-    for (offer_id, k), blocks in result.lease_plan().items():
-        o = offers[offer_id]
-        for t in range(k, k + o.term_months):
-            expected[result.month_label(t), "leases"] += blocks * o.gpus_per_block * o.price_usd_per_gpu_hour * hours
-        if o.upfront_usd_per_block:
-            expected[result.month_label(k), "upfront"] += blocks * o.upfront_usd_per_block
-    for c in problem.commitments:
-        for t in range(max(0, problem.month_index(c.start_month)), problem.month_index(c.end_month) + 1):
-            expected[result.month_label(t), "commitments"] += c.gpus * c.price_usd_per_gpu_hour * hours
-    return expected
-
-
 def test_first_stage_costs_are_the_signed_payments_in_every_scenario(result) -> None:
     """Leases, upfront and commitments month by month, re-priced from the input, the same in every
     scenario, discounted where they count (in the horizon, and after it when payments beyond the
     horizon are counted). Blocks are rounded in the plan: HiGHS accepts integers within 1e-6."""
     settings = result.problem.settings
-    expected = expected_first_stage_costs(result)
+    expected = first_stage_payments_usd(result)
     costs = result.costs()
     first = costs[costs["category"].isin(["leases", "upfront", "commitments"])]
     for s in result.data.scenarios:
@@ -310,6 +289,16 @@ def test_first_stage_costs_are_the_signed_payments_in_every_scenario(result) -> 
             counted = t < settings.months or settings.count_payments_beyond_horizon
             weight = result.problem.discount_factor(t) if counted else 0.0
             assert close(r.discounted_usd, r.cost_usd * weight), (s, r.month, r.category)
+
+
+def test_objective_is_the_plan_repriced_from_the_input(result) -> None:
+    """Every scenario's NPV and the expected cost equal the plan priced again from the input (see
+    repricing.py): nothing is charged that the formulation does not list, nothing listed is missed."""
+    repriced = repriced_scenario_costs_usd(result)
+    reported = result.scenario_costs().set_index("scenario")["npv_usd"]
+    for s in result.data.scenarios:
+        assert close(repriced[s], reported[s], rel=1e-6), s
+    assert close(repriced_expected_cost_usd(result), result.expected_cost_usd, rel=1e-6)
 
 
 def test_on_demand_costs_agree(result) -> None:
