@@ -294,7 +294,8 @@ class PlanResult:
         """Cost by scenario, month and category: nominal and discounted (NPV contribution), USD.
 
         First-stage categories (leases, upfront, commitments) repeat in every scenario; months after
-        the horizon appear when the lease terms run past it.
+        the horizon appear when a new lease's or an existing commitment's term runs past it, with a
+        discounted value only when ``count_payments_beyond_horizon`` (take-or-pay).
         """
         d = self.data
         counted = set(self.raw.get("counted_payment_months", d.months))

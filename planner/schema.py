@@ -133,10 +133,15 @@ class Settings(BaseModel):
         None, gt=0, description="Cap on the total of new lease commitments (all payments, undiscounted)."
     )
     max_provider_share: float | None = Field(
-        None, gt=0, le=1, description="Cap on any one provider's share of lease + on-demand spend."
+        None, gt=0, le=1,
+        description="Cap on any one provider's share of the money paid to providers in the horizon: lease "
+        "payments, upfront, existing commitments and on-demand spend, before credits.",
     )
     count_payments_beyond_horizon: YesNo = Field(
-        True, description="Charge lease payments that fall after the horizon (take-or-pay)."
+        True,
+        description="Count take-or-pay payments due after the horizon in the cost: new leases' remaining "
+        "payments and existing commitments' payments to their end month. Payments before the first month "
+        "are sunk and never counted.",
     )
     cvar_weight: float = Field(0.0, ge=0, le=1, description="Weight omega of CVaR in the objective.")
     cvar_alpha: float = Field(0.9, ge=0, lt=1, description="CVaR level alpha (0.9 = worst 10%).")

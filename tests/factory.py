@@ -108,6 +108,7 @@ def tiny(demand_gpus: Sequence[float] | Mapping[str, Sequence[float]], *,
          pue: float = 1.0,
          power_kw_per_gpu: float = 1.0,
          availability: float = 1.0,
+         tokens_per_second: float = TOKENS_PER_SECOND,
          **settings: Any) -> Problem:
     """A one-GPU-type, one-workload, one-site problem with demand in GPUs worth of tokens per month.
 
@@ -115,6 +116,7 @@ def tiny(demand_gpus: Sequence[float] | Mapping[str, Sequence[float]], *,
     length. ``on_demand`` defaults to one option ``cloud`` at $5/GPU-hour with a cap of 100,000 GPUs;
     pass ``()`` for none. ``revenue`` ($ per million tokens) defaults to $100: a GPU-month of tokens is
     then worth $262,800, so unserved demand is never the cheap way out unless a test says so.
+    ``tokens_per_second`` changes what a GPU serves (demand stays in GPUs worth at 1,000 tokens/s).
     Extra keyword arguments are Settings fields.
     """
     by_scenario = dict(demand_gpus) if isinstance(demand_gpus, Mapping) else {"base": list(demand_gpus)}
@@ -131,7 +133,7 @@ def tiny(demand_gpus: Sequence[float] | Mapping[str, Sequence[float]], *,
                 for name, values in by_scenario.items() for t, n in enumerate(values)],
         gpu_types=[GpuType(name=GPU, peak_dense_bf16_tflops=989.0, memory_gb=80.0,
                            power_kw_per_gpu=power_kw_per_gpu, availability_factor=availability)],
-        throughput=[Throughput(gpu_type=GPU, workload=WORKLOAD, tokens_per_second_per_gpu=TOKENS_PER_SECOND)],
+        throughput=[Throughput(gpu_type=GPU, workload=WORKLOAD, tokens_per_second_per_gpu=tokens_per_second)],
         sites=[Site(name=SITE, power_cap_mw=power_cap_mw, pue=pue)],
         lease_offers=list(offers),
         commitments=list(commitments),

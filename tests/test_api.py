@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import pkgutil
 import shutil
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -16,10 +18,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_package_level_functions_stay_functions_after_submodule_imports() -> None:
-    importlib.import_module("planner.solver")  # the submodule must not shadow the function
-    assert callable(planner.solve) and planner.solve.__module__ == "planner.solver"
-    assert planner.solve is planner.solve
-    assert planner.analyse.__module__ == "planner.uncertainty"
+    """Importing a submodule sets it as an attribute of the package: none may shadow a public name
+    (a ``planner/solve.py`` would replace ``planner.solve`` once imported)."""
+    for module in pkgutil.walk_packages(planner.__path__, "planner."):
+        importlib.import_module(module.name)
+    for name in planner.__all__:
+        value = getattr(planner, name)
+        assert not isinstance(value, types.ModuleType), name
+    assert planner.solve is importlib.import_module("planner.solver").solve
+    assert planner.Planner is importlib.import_module("planner.solver").Planner
+    assert planner.analyse is importlib.import_module("planner.uncertainty").analyse
     assert planner.load.__module__ == "planner.workbook"
     with pytest.raises(AttributeError):
         planner.no_such_thing  # noqa: B018

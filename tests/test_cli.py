@@ -10,6 +10,7 @@ import pytest
 from factory import LEASE_GPU_MONTH, lease, tiny
 from typer.testing import CliRunner
 
+import planner.solver
 from planner.cli import app
 from planner.workbook import write_problem
 
@@ -83,11 +84,14 @@ def test_bad_input_exits_2_with_cells_and_no_traceback(tmp_path: Path) -> None:
     assert "file (path)" in result.output and "Traceback" not in result.output
 
 
-def test_unusable_report_path_fails_before_solving(workbook: Path, tmp_path: Path) -> None:
+def test_unusable_report_path_fails_before_solving(workbook: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    solves: list[object] = []
+    monkeypatch.setattr(planner.solver, "solve", lambda problem, **_: solves.append(problem))
     result = runner.invoke(app, ["solve", str(workbook), "-o", str(tmp_path / "missing" / "r.xlsx")])
     assert result.exit_code == 2
     assert "folder that does not exist" in result.output
-    assert "solving" not in result.output
     same = runner.invoke(app, ["solve", str(workbook), "-o", str(workbook), "--json"])
     assert same.exit_code == 2
     assert json.loads(same.stdout)["status"] == "invalid_input"
+    assert solves == []

@@ -132,6 +132,46 @@ def test_payments_beyond_horizon_can_be_left_out() -> None:
     assert beyond["discounted_usd"].sum() == 0.0
 
 
+@pytest.mark.parametrize("count_beyond", [True, False])
+def test_commitment_payments_after_the_horizon_follow_the_lease_rule(count_beyond: bool) -> None:
+    """One rule for every take-or-pay payment. 2-month horizon, 10 GPUs a month, no discounting.
+    An existing commitment of 5 GPUs at $2 runs from month -1 to month 5 (7,300 a month); a 4-month
+    lease at $2 (8 < 10 on demand per GPU) covers the other 5 GPUs, also 7,300 a month, months 0-3.
+    Month -1 is sunk: never counted. Counted: commitments 6 x 7,300 + lease 4 x 7,300 = 73,000.
+    Not counted: both only in months 0-1, 4 x 7,300 = 29,200. Either way the six later payments
+    (commitment months 2-5, lease months 2-3) are reported after the horizon, with the same weight."""
+    problem = tiny([10.0, 10.0], offers=[lease(term=4)],
+                   commitments=[commitment(gpus=5, start=-1, end=5, price=2.0)],
+                   count_payments_beyond_horizon=count_beyond)
+    result = solved(problem)
+    payment = 5 * LEASE_GPU_MONTH
+    assert result.objective_usd == pytest.approx((10 if count_beyond else 4) * payment, rel=REL)
+    assert result.lease_plan() == {("L", 0): 5}
+    costs = result.costs()
+    beyond = costs[~costs["in_horizon"]]
+    assert sorted(zip(beyond["month"], beyond["category"], strict=True)) == sorted(
+        [(month(t), "commitments") for t in range(2, 6)] + [(month(t), "leases") for t in range(2, 4)])
+    assert beyond["cost_usd"].tolist() == pytest.approx([payment] * 6, rel=REL)
+    assert beyond["discounted_usd"].tolist() == pytest.approx([payment if count_beyond else 0.0] * 6, rel=REL)
+    assert month(-1) not in set(costs["month"])
+
+
+def test_commitment_running_past_the_horizon_is_charged_its_present_value() -> None:
+    """A commitment of 10 GPUs at $2 (14,600 a month) from month -3 to month 7 serves a 2-month
+    horizon. At 10% a year the cost is sum over months 0..7 of 14,600 x 1.1^(-t/12); without the
+    later payments it is months 0-1 only: the difference is the present value of the six months
+    after the horizon."""
+    def cost(count_beyond: bool) -> float:
+        problem = tiny([10.0, 10.0], commitments=[commitment(gpus=10, start=-3, end=7, price=2.0)],
+                       discount_rate_per_year=0.1, count_payments_beyond_horizon=count_beyond)
+        return solved(problem).objective_usd
+
+    monthly = 10 * LEASE_GPU_MONTH
+    assert cost(True) == pytest.approx(sum(monthly * 1.1 ** (-t / 12) for t in range(8)), rel=REL)
+    assert cost(True) - cost(False) == pytest.approx(
+        sum(monthly * 1.1 ** (-t / 12) for t in range(2, 8)), rel=REL)
+
+
 # ---- lead time ---------------------------------------------------------------------------------------
 
 
@@ -226,6 +266,33 @@ def test_credit_pays_only_its_providers_eligible_spend() -> None:
     applied = result.credit_summary().set_index("credit_id")["applied_usd"]
     assert applied["other-od"] == pytest.approx(35_040.0, rel=REL)
     assert applied["lessor-leases"] == pytest.approx(0.0, abs=1e-3)
+
+
+@pytest.mark.parametrize(("applies_to", "amount", "applied"), [
+    ("leases", 1e6, [14_600.0, 14_600.0]), ("all", 1e6, [14_600.0, 14_600.0]), ("on_demand", 1e6, [0.0, 0.0]),
+    ("leases", 20_000.0, None)])
+def test_credit_pays_an_existing_commitment(applies_to: str, amount: float, applied: list[float] | None) -> None:
+    """A reservation credit pays a reservation signed before the horizon, with no new lease signed.
+    10 GPUs already committed from the lessor at $2 for months -2..3 (14,600 a month; months -2 and -1
+    are sunk) serve all the demand: 4 x 14,600 = 58,400 in the horizon. A credit from the lessor is
+    valid in months 1-2. For leases or all spend it pays the commitment in its window: a $1M credit
+    pays 14,600 in each of months 1 and 2 (29,200; the rest expires), a $20,000 credit is used in full.
+    An on-demand credit pays nothing: there is no on-demand spend with the lessor."""
+    problem = tiny([10.0] * 4, commitments=[commitment(gpus=10, start=-2, end=3, price=2.0)],
+                   credits=[credit(amount=amount, valid_from=1, expiry=2, provider="lessor",
+                                   applies_to=applies_to)])
+    result = solved(problem)
+    total = sum(applied) if applied is not None else amount
+    assert result.objective_usd == pytest.approx(4 * 14_600.0 - total, rel=REL, abs=1e-3)
+    assert result.lease_plan() == {}
+    assert on_demand_gpus(result) == [0.0] * 4
+    burn = result.credits()
+    assert list(burn["month"]) == [month(1), month(2)]
+    if applied is not None:
+        assert burn["applied_usd"].tolist() == pytest.approx(applied, abs=1e-3)
+    assert burn["applied_usd"].sum() == pytest.approx(total, rel=REL, abs=1e-3)
+    assert (burn["applied_usd"] <= 14_600.0 + 1e-3).all()
+    assert result.cost_by_category().loc["base"].get("credits", 0.0) == pytest.approx(-total, rel=REL, abs=1e-3)
 
 
 # ---- power ---------------------------------------------------------------------------------------------
@@ -397,6 +464,15 @@ def test_min_blocks_if_used(min_blocks: int, expected: float, plan: dict) -> Non
         assert utilisation["utilisation"].tolist() == pytest.approx([10 / 12] * 4)
 
 
+@pytest.mark.parametrize("min_blocks", [0, 1, 2])
+def test_min_blocks_never_forces_an_offer(min_blocks: int) -> None:
+    """A lease at $6 is dearer than $5 on demand: it is not signed, whatever its minimum (a minimum
+    binds only an offer that is used): 10 x 4 x 3,650 = 146,000 on demand."""
+    result = solved(tiny([10.0] * 4, offers=[lease(term=4, price=6.0, min_blocks=min_blocks)]))
+    assert result.objective_usd == pytest.approx(146_000.0, rel=REL)
+    assert result.lease_plan() == {}
+
+
 def test_max_blocks_caps_the_lease_and_prices_capacity() -> None:
     """At most 6 blocks: 6 x 5,840 + 4 x 4 x 3,650 = 35,040 + 58,400 = 93,440. One more leased GPU-hour
     would replace an on-demand one: its marginal value is the on-demand price, $5 per GPU-hour."""
@@ -431,6 +507,49 @@ def test_provider_share_cap_binds() -> None:
     assert result.lease_plan() == {("L", 0): 8}
     assert result.on_demand()["cost_usd"].sum() == pytest.approx(46_720.0, rel=REL)
     assert result.tokens()["unserved_tokens"].sum() == pytest.approx(0.0, abs=1.0)
+
+
+@pytest.mark.parametrize("cloud_credit", [0.0, 20_000.0])
+def test_provider_share_counts_spend_before_credits(cloud_credit: float) -> None:
+    """The instance above with a cloud credit: the cap counts money paid before credits, so the
+    credit changes neither the plan (8 blocks) nor the cloud spend the cap needs (46,720, equal to
+    the lessor's); it only pays 20,000 of it: 93,440 - 20,000 = 73,440. (Counted after credits, the
+    credit would shrink the cloud's share below the lessor's, and the plan would have to rent more
+    idle cloud, or lease less, to restore it.)"""
+    credits = [credit(amount=cloud_credit, expiry=3)] if cloud_credit else []
+    result = solved(tiny([10.0] * 4, offers=[lease(term=4)], credits=credits, max_provider_share=0.5))
+    assert result.objective_usd == pytest.approx(93_440.0 - cloud_credit, rel=REL)
+    assert result.lease_plan() == {("L", 0): 8}
+    assert result.on_demand()["cost_usd"].sum() == pytest.approx(46_720.0, rel=REL)
+    assert result.credits()["applied_usd"].sum() == pytest.approx(cloud_credit, rel=REL, abs=1e-3)
+
+
+def test_provider_share_counts_upfront_payments() -> None:
+    """Upfront payments are money paid to the provider. A 4-month lease at $2 with $2,000 upfront per
+    GPU puts 5,840 + 2,000 = 7,840 per GPU in the lessor's share; each GPU not leased puts 14,600 of
+    on-demand in the cloud's; neither may exceed 60%, i.e. 1.5 x the other. n GPUs leased:
+    n = 7: 54,880 <= 1.5 x 43,800, cost 98,680; n = 8: 62,720 needs 41,813 of cloud (12,613 idle):
+    104,533; n = 6: 47,040 + 58,400 = 105,440. So 7 blocks, 98,680. Were upfront left out of the
+    share, 8 blocks would need only 46,720 / 1.5 of cloud: 62,720 + 31,147 = 93,867."""
+    result = solved(tiny([10.0] * 4, offers=[lease(term=4, upfront=2_000.0)], max_provider_share=0.6))
+    assert result.objective_usd == pytest.approx(98_680.0, rel=REL)
+    assert result.lease_plan() == {("L", 0): 7}
+    assert result.on_demand()["cost_usd"].sum() == pytest.approx(43_800.0, rel=REL)
+
+
+def test_provider_share_counts_existing_commitments() -> None:
+    """A commitment is money paid to its provider too. 4 GPUs committed from the lessor at $2 for
+    months 0-3 (23,360) and n leased at 5,840 each; the cloud is paid 14,600 for each of the other
+    6 - n GPUs; neither may exceed 60% (1.5 x the other). n = 4: 46,720 needs 31,147 of cloud
+    (29,200 serving): 46,720 x 5/3 = 77,867; n = 3: 40,880 + 43,800 = 84,680; n = 5: 52,560 needs
+    35,040: 87,600. So 4 blocks. Left out of the share, the commitment would allow 5 blocks
+    (29,200 against 19,467 of cloud): 72,027."""
+    problem = tiny([10.0] * 4, offers=[lease(term=4)], commitments=[commitment(gpus=4, start=0, end=3, price=2.0)],
+                   max_provider_share=0.6)
+    result = solved(problem)
+    assert result.objective_usd == pytest.approx(46_720.0 * 5 / 3, rel=REL)
+    assert result.lease_plan() == {("L", 0): 4}
+    assert result.on_demand()["cost_usd"].sum() == pytest.approx(46_720.0 / 1.5, rel=REL)
 
 
 def test_existing_commitment_is_counted_not_chosen() -> None:
@@ -511,7 +630,14 @@ def test_time_limit_is_reported_with_or_without_a_plan() -> None:
         assert result.best_bound_usd <= result.objective_usd * (1 + 1e-9)
         assert result.mip_gap is not None and not math.isnan(result.mip_gap)
         assert result.summary()["mip_gap"] == result.mip_gap
-        assert result.lease_plan() == {key: v for key, v in result.lease_plan().items() if v > 0}
+        # The incumbent is a plan one could sign: every lease inside its window and block limits.
+        offers = {o.offer_id: o for o in result.problem.lease_offers}
+        for (offer_id, k), blocks in result.lease_plan().items():
+            o = offers[offer_id]
+            assert result.problem.month_index(o.earliest_start_month) <= k
+            assert k <= result.problem.month_index(o.latest_start_month)
+            assert 0 < blocks <= o.max_blocks
+        assert len(result.summary()["leases"]) == len(result.leases())
     else:
         assert result.objective_usd is None
         assert result.lease_plan() == {}

@@ -12,6 +12,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from factory import cloud, credit, lease, realistic, tiny
+from repricing import (
+    first_stage_payments_usd,
+    lease_side_spend_usd,
+    repriced_expected_cost_usd,
+    repriced_scenario_costs_usd,
+)
 
 from planner.schema import Problem
 from planner.solver import solve
@@ -192,7 +198,8 @@ def test_credits_within_amount_and_window(result) -> None:
 
 def test_credits_pay_only_eligible_spend(result) -> None:
     """Per scenario, month and provider: credits for on-demand <= its on-demand spend, credits for
-    leases <= its lease payments, and all its credits <= both together."""
+    leases <= its lease-side spend (new lease payments and upfront, existing commitments' payments),
+    and all its credits <= both together."""
     problem = result.problem
     credits = {c.credit_id: c for c in problem.credits}
     burn = result.credits()
@@ -200,10 +207,7 @@ def test_credits_pay_only_eligible_spend(result) -> None:
         pytest.skip("no credits")
     burn["kind"] = [credits[r].applies_to for r in burn["credit_id"]]
     od = result.on_demand().groupby(["scenario", "month", "provider"])["cost_usd"].sum()
-    provider_of = {o.offer_id: o.provider for o in problem.lease_offers}
-    payments = result.lease_payments()
-    payments["provider"] = payments["offer_id"].map(provider_of)
-    leases = payments.groupby(["month", "provider"])["payment_usd"].sum()
+    leases = lease_side_spend_usd(result)
     applied = burn.groupby(["scenario", "month", "provider", "kind"])["applied_usd"].sum()
     for (s, month, provider), group in applied.groupby(level=[0, 1, 2]):
         by_kind = group.droplevel([0, 1, 2])
@@ -266,12 +270,35 @@ def test_scenario_npv_is_the_sum_of_its_discounted_costs(result) -> None:
         assert close(by_category.loc[s].sum(), row["npv_usd"], abs_=1.0)
 
 
-def test_first_stage_costs_are_the_same_in_every_scenario(result) -> None:
+def test_first_stage_costs_are_the_signed_payments_in_every_scenario(result) -> None:
+    """Leases, upfront and commitments month by month, re-priced from the input, the same in every
+    scenario, discounted where they count (in the horizon, and after it when payments beyond the
+    horizon are counted). Blocks are rounded in the plan: HiGHS accepts integers within 1e-6."""
+    settings = result.problem.settings
+    expected = first_stage_payments_usd(result)
     costs = result.costs()
     first = costs[costs["category"].isin(["leases", "upfront", "commitments"])]
-    totals = first.groupby("scenario")["cost_usd"].sum()
-    if len(totals) > 1:
-        assert totals.max() - totals.min() <= 1e-6 * max(1.0, totals.abs().max())
+    for s in result.data.scenarios:
+        rows = first[first["scenario"] == s]
+        reported = {(r.month, r.category): r.cost_usd for r in rows.itertuples()}
+        assert set(reported) == set(expected), s
+        for key, usd in expected.items():
+            assert close(reported[key], usd, rel=1e-6), (s, key)
+        for r in rows.itertuples():
+            t = month_index(result, r.month)
+            counted = t < settings.months or settings.count_payments_beyond_horizon
+            weight = result.problem.discount_factor(t) if counted else 0.0
+            assert close(r.discounted_usd, r.cost_usd * weight), (s, r.month, r.category)
+
+
+def test_objective_is_the_plan_repriced_from_the_input(result) -> None:
+    """Every scenario's NPV and the expected cost equal the plan priced again from the input (see
+    repricing.py): nothing is charged that the formulation does not list, nothing listed is missed."""
+    repriced = repriced_scenario_costs_usd(result)
+    reported = result.scenario_costs().set_index("scenario")["npv_usd"]
+    for s in result.data.scenarios:
+        assert close(repriced[s], reported[s], rel=1e-6), s
+    assert close(repriced_expected_cost_usd(result), result.expected_cost_usd, rel=1e-6)
 
 
 def test_on_demand_costs_agree(result) -> None:
@@ -330,11 +357,30 @@ def test_marginal_values_non_negative_and_only_on_binding_rows(result) -> None:
         assert drawn["draw_mw"] == pytest.approx(drawn["cap_mw"], rel=1e-6, abs=1e-6)
 
 
-def test_tables_have_named_columns(result) -> None:
-    for table in (result.capacity(), result.on_demand(), result.credits(), result.policies(), result.tokens(),
-                  result.power(), result.costs(), result.scenario_costs(), result.marginal_values()):
-        assert isinstance(table, pd.DataFrame)
-        assert "scenario" in table.columns
+TABLE_KEYS = {
+    "capacity": ["scenario", "month", "gpu_type", "site"],
+    "on_demand": ["scenario", "month", "option_id"],
+    "credits": ["scenario", "month", "credit_id"],
+    "policies": ["scenario", "month"],
+    "tokens": ["scenario", "month", "workload"],
+    "power": ["scenario", "month", "site"],
+    "costs": ["scenario", "month", "category"],
+    "scenario_costs": ["scenario"],
+    "marginal_values": ["scenario", "month", "resource", "gpu_type", "site"],
+}
+"""Named key columns of each long-format table: one row per key."""
+
+
+def test_tables_are_long_format_with_one_row_per_key(result) -> None:
+    """Every table is a plain DataFrame (range index) whose key columns identify a row; the tables
+    that cover every scenario-month do so for every scenario of the plan."""
+    for name, keys in TABLE_KEYS.items():
+        table = getattr(result, name)()
+        assert isinstance(table.index, pd.RangeIndex), name
+        assert not table.empty, name
+        assert not table.duplicated(keys).any(), (name, table[table.duplicated(keys, keep=False)])
+        if name in ("capacity", "policies", "tokens", "costs", "scenario_costs"):
+            assert set(table["scenario"]) == set(result.data.scenarios), name
 
 
 def test_a_result_without_a_plan_has_empty_tables() -> None:

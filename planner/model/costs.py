@@ -126,11 +126,16 @@ def define_budget(m: pyo.ConcreteModel, d: ModelData) -> None:
 
 
 def define_provider_share(m: pyo.ConcreteModel, d: ModelData) -> None:
-    r"""Optional cap on any one provider's share of lease + on-demand spend in the horizon.
+    r"""Optional cap on any one provider's share of the money paid to providers in the horizon.
 
     .. math:: \sum_t \mathit{spend}_{s,t,p} \le \sigma \sum_{p'} \sum_t \mathit{spend}_{s,t,p'}
               \qquad \mathit{spend}_{s,t,p} = \mathit{lease\_provider\_spend\_musd}_{t,p}
               + \mathit{on\_demand\_spend\_musd}_{s,t,p}
+
+    Money paid: new lease payments, upfront payments and existing commitments' payments in the
+    horizon, and on-demand spend, all before credits. A share cap limits dependence on one provider,
+    which a credit does not change; counted after credits, using a credit could break the cap, and
+    the plan would have to leave free money unused to keep it.
     """
     if d.max_provider_share is None or len(d.providers) < 2:
         return

@@ -20,8 +20,12 @@ def define_credits(m: pyo.ConcreteModel, d: ModelData) -> None:
               \le \mathit{spend}^{q}_{s,t,p}\quad q \in \{\mathrm{on\_demand}, \mathrm{leases},
               \mathrm{all}\} \qquad \text{(credit\_eligible)}
 
-    With two spend kinds these three rows are exactly the condition that credits can be matched to
-    spend they may pay. Applied credits reduce cost:
+    :math:`\mathit{spend}^{\mathrm{on\_demand}}` is ``on_demand_spend_musd``,
+    :math:`\mathit{spend}^{\mathrm{leases}}` is ``lease_provider_spend_musd`` (new leases' payments and
+    upfront, and existing commitments' payments: a reservation credit pays a reservation signed before
+    the horizon too) and :math:`\mathit{spend}^{\mathrm{all}}` their sum. With two spend kinds these
+    three rows are exactly the condition that credits can be matched to spend they may pay. Applied
+    credits reduce cost:
     :math:`\mathit{cost\_credits\_musd}_{s,t} = -\sum_r \mathit{credit\_used}_{s,r,t}`.
     """
     m.CREDITS = pyo.Set(initialize=d.credits, ordered=True)

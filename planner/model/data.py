@@ -64,7 +64,9 @@ class ModelData:
     # Capacity pools: (gpu type, site, month) that can hold GPUs; existing commitments in kGPU.
     pools: list[tuple[str, str, int]]
     committed_kgpu: dict[tuple[str, str, int], float]
-    committed_cost_musd: dict[int, float]
+    committed_cost_musd: dict[tuple[int, str], float]
+    """(payment month, provider) -> existing commitments' payment: from the first month (earlier
+    payments are sunk) to each commitment's end, past the horizon too (take-or-pay, like a new lease)."""
     availability: dict[str, float]
 
     # Serving: (workload, gpu type, site) allocations and (workload, on-demand option) allocations.
@@ -163,13 +165,15 @@ def prepare(problem: Problem, scenarios: list[str] | None = None) -> ModelData:
             paying[o.offer_id, k] = list(range(k, k + o.term_months))
 
     committed: dict[tuple[str, str, int], float] = {}
-    committed_cost: dict[int, float] = dict.fromkeys(months, 0.0)
+    committed_cost: dict[tuple[int, str], float] = {}
     for c in problem.commitments:
-        for t in range(max(0, problem.month_index(c.start_month)),
-                       min(s.months - 1, problem.month_index(c.end_month)) + 1):
-            key = (c.gpu_type, c.site, t)
-            committed[key] = committed.get(key, 0.0) + c.gpus / GPUS_PER_UNIT
-            committed_cost[t] += c.gpus * c.price_usd_per_gpu_hour * hours / USD_PER_UNIT
+        # Capacity counts inside the horizon; payments run to the end of the term (take-or-pay).
+        for t in range(max(0, problem.month_index(c.start_month)), problem.month_index(c.end_month) + 1):
+            if t < s.months:
+                key = (c.gpu_type, c.site, t)
+                committed[key] = committed.get(key, 0.0) + c.gpus / GPUS_PER_UNIT
+            payment = c.gpus * c.price_usd_per_gpu_hour * hours / USD_PER_UNIT
+            committed_cost[t, c.provider] = committed_cost.get((t, c.provider), 0.0) + payment
 
     offer = {o.offer_id: o for o in problem.lease_offers}
     pool_set = set(committed)

@@ -81,20 +81,31 @@ def define_offer_limits(m: pyo.ConcreteModel, d: ModelData) -> None:
 
 
 def define_lease_costs(m: pyo.ConcreteModel, d: ModelData) -> None:
-    r"""Lease payments by calendar month (first stage, the same in every scenario), in MUSD.
+    r"""Lease and commitment payments by calendar month (first stage, the same in every scenario), in MUSD.
 
     .. math:: \mathit{lease\_payment\_musd}_t = \sum_{(o,k):\ k \le t \le k+\tau_o-1}
               b_o \cdot 1000 \cdot p_o \cdot H / 10^6 \cdot \mathit{lease\_blocks}_{o,k}
               \qquad \mathit{lease\_upfront\_musd}_t = \sum_{o} U_o\,\mathit{lease\_blocks}_{o,t}
 
-    Months past the horizon are kept (take-or-pay); whether they enter the objective is the
-    ``count_payments_beyond_horizon`` setting.
+    .. math:: \mathit{commitment\_payment\_musd}_t = \sum_p \bar{K}_{t,p} \qquad
+              \mathit{lease\_provider\_spend\_musd}_{t,p} = \bar{K}_{t,p} +
+              \sum_{o \in O_p} \Big(U_o\,\mathit{lease\_blocks}_{o,t} + \sum_{k:\ k \le t \le k+\tau_o-1}
+              b_o \cdot 1000 \cdot p_o \cdot H / 10^6 \cdot \mathit{lease\_blocks}_{o,k}\Big),\ t \in \mathcal{T}
+
+    with :math:`\bar{K}_{t,p}` the payment of provider :math:`p`'s existing commitments in month
+    :math:`t` and :math:`O_p` its offers.
+
+    Payments past the horizon are kept for new leases and commitments alike (take-or-pay); whether
+    they enter the objective is the ``count_payments_beyond_horizon`` setting. Commitment payments
+    before the first month are sunk and not in the model. ``lease_provider_spend_musd`` is the
+    lease-side money paid to a provider in a horizon month: what its credits may pay and what its
+    share cap counts.
     """
     paying: dict[int, list[tuple[str, int]]] = defaultdict(list)
     for (o, k), months in d.lease_payment_months.items():
         for t in months:
             paying[t].append((o, k))
-    last = max([d.months[-1], *paying])
+    last = max([d.months[-1], *paying, *(t for t, _ in d.committed_cost_musd)])
     m.PAYMENT_MONTHS = pyo.Set(initialize=range(last + 1), ordered=True)
     gpu_hours_per_block = {o: d.offer_block_kgpu[o] * 1000.0 * d.hours_per_month / 1e6 for o in d.offers}
 
@@ -115,7 +126,7 @@ def define_lease_costs(m: pyo.ConcreteModel, d: ModelData) -> None:
     m.lease_payment_musd = pyo.Expression(m.PAYMENT_MONTHS, rule=payment)
     m.lease_upfront_musd = pyo.Expression(m.PAYMENT_MONTHS, rule=upfront)
     m.commitment_payment_musd = pyo.Expression(
-        m.PAYMENT_MONTHS, rule=lambda m, t: d.committed_cost_musd.get(t, 0.0)
+        m.PAYMENT_MONTHS, rule=lambda m, t: sum(d.committed_cost_musd.get((t, p), 0.0) for p in d.providers)
     )
 
     def provider_spend(m: pyo.ConcreteModel, t: int, p: str) -> pyo.Expression:
@@ -123,7 +134,7 @@ def define_lease_costs(m: pyo.ConcreteModel, d: ModelData) -> None:
             gpu_hours_per_block[o] * m.offer_price_usd_per_gpu_hour[o] * m.lease_blocks[o, k]
             for o, k in paying[t] if d.offer_provider[o] == p
         ) + sum(d.offer_upfront_musd_per_block[o] * m.lease_blocks[o, t]
-                for o in signing[t] if d.offer_provider[o] == p)
+                for o in signing[t] if d.offer_provider[o] == p) + d.committed_cost_musd.get((t, p), 0.0)
 
     m.PROVIDERS = pyo.Set(initialize=d.providers, ordered=True)
     m.lease_provider_spend_musd = pyo.Expression(d.months, m.PROVIDERS, rule=provider_spend)
