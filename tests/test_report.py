@@ -289,6 +289,27 @@ def test_result_tables_match(report_path: Path, workbook: openpyxl.Workbook, res
     assert len(merged) == len(policy) and (merged["Policy"] == merged["policy"]).all()
 
 
+DERIVED_TABLES = [("Leases", "Leases_PaymentsByMonth", "lease_schedule_by_month"),
+                  ("Capacity", "Capacity_ByMonth", "capacity_by_month"),
+                  ("Costs", "Costs_ExpectedByMonth", "expected_cost_by_month"),
+                  ("Costs", "Costs_NPVByScenario", "npv_by_scenario"),
+                  ("Costs", "Costs_PerMillionTokens", "usd_per_million_tokens"),
+                  ("Policies", "Policies_ByMonth", "policy_by_month"),
+                  ("Scenarios", "Scenarios_Outcomes", "scenario_outcomes"),
+                  ("Summary", "Summary_ScenarioCosts", "scenario_costs"),
+                  ("Inputs", "Input_ThroughputAsModelled", "throughput_as_modelled")]
+
+
+@pytest.mark.parametrize(("sheet", "name", "method"), DERIVED_TABLES, ids=[m for *_, m in DERIVED_TABLES])
+def test_derived_tables_are_the_result_methods(report_path: Path, workbook: openpyxl.Workbook, result: PlanResult,
+                                               sheet: str, name: str, method: str) -> None:
+    """What the report shows by month and per scenario is what the API (and --json) returns."""
+    frame = getattr(result, method)()
+    frame = frame.apply(lambda column: column.map({True: "yes", False: "no"}) if column.dtype == bool else column)
+    got = read_table(report_path, workbook, sheet, name)
+    pd.testing.assert_frame_equal(got, labelled(frame), check_dtype=False, check_exact=False, rtol=1e-9, obj=name)
+
+
 def test_summary_states_status_hash_and_decisions(report_path: Path, workbook: openpyxl.Workbook,
                                                   result: PlanResult) -> None:
     figures = read_table(report_path, workbook, "Summary", "Summary_KeyFigures").set_index("Item")["Value"]
