@@ -277,3 +277,26 @@ def test_cleanup_leaves_other_users_files_alone(tmp_path: Path) -> None:
     os.utime(theirs, (old, old))
     assert files.remove_stale_temporary_files(tmp_path) == []
     assert theirs.exists()
+
+
+def test_solve_refuses_an_unwritable_report_folder_before_solving(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The probe runs before the solve: a folder where no file can be created costs no solve."""
+    from factory import tiny
+    from typer.testing import CliRunner
+
+    from planner.cli import app
+    from planner.workbook import write_problem
+
+    source = tmp_path / "in.xlsx"
+    write_problem(tiny([1.0]), source)
+    (tmp_path / "out").mkdir()
+
+    def refused(*_: object, **__: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(files, "open", refused, raising=False)
+    run = CliRunner().invoke(app, ["solve", str(source), "-o", str(tmp_path / "out" / "plan.xlsx")])
+    assert run.exit_code == 2, run.output
+    assert "Permission denied" in run.output and "solving" not in run.output
+    assert names(tmp_path / "out") == []

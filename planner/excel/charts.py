@@ -73,7 +73,7 @@ def line_chart(series: list[Series], categories: Reference, *, title: str, y_tit
 
 def add_secondary_axis(chart: LineChart, series: list[Series], categories: Reference, *, y_title: str,
                        y_format: str) -> LineChart:
-    """``chart`` with more lines on a second value axis on the right (e.g. tokens next to GPUs)."""
+    """``chart`` with more lines on a second value axis on the right (a quantity in other units)."""
     secondary = LineChart()
     secondary.series.extend(series)
     secondary.y_axis.axId = SECONDARY_AXIS_ID
