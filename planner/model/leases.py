@@ -80,9 +80,64 @@ def define_offer_limits(m: pyo.ConcreteModel, d: ModelData) -> None:
     m.offer_min_blocks = pyo.Constraint(m.SEMI_OFFERS, rule=min_rule)
 
 
+def define_lease_costs(m: pyo.ConcreteModel, d: ModelData) -> None:
+    r"""Lease payments by calendar month (first stage, the same in every scenario), in MUSD.
+
+    .. math:: \mathit{lease\_payment\_musd}_t = \sum_{(o,k):\ k \le t \le k+\tau_o-1}
+              b_o \cdot 1000 \cdot p_o \cdot H / 10^6 \cdot \mathit{lease\_blocks}_{o,k}
+              \qquad \mathit{lease\_upfront\_musd}_t = \sum_{o} U_o\,\mathit{lease\_blocks}_{o,t}
+
+    Months past the horizon are kept (take-or-pay); whether they enter the objective is the
+    ``count_payments_beyond_horizon`` setting.
+    """
+    paying: dict[int, list[tuple[str, int]]] = defaultdict(list)
+    for (o, k), months in d.lease_payment_months.items():
+        for t in months:
+            paying[t].append((o, k))
+    last = max([d.months[-1], *paying])
+    m.PAYMENT_MONTHS = pyo.Set(initialize=range(last + 1), ordered=True)
+    gpu_hours_per_block = {o: d.offer_block_kgpu[o] * 1000.0 * d.hours_per_month / 1e6 for o in d.offers}
+
+    def payment(m: pyo.ConcreteModel, t: int) -> pyo.Expression:
+        return sum(
+            gpu_hours_per_block[o] * m.offer_price_usd_per_gpu_hour[o] * m.lease_blocks[o, k]
+            for o, k in paying[t]
+        )
+
+    signing: dict[int, list[str]] = defaultdict(list)
+    for o, k in d.lease_starts:
+        if d.offer_upfront_musd_per_block[o]:
+            signing[k].append(o)
+
+    def upfront(m: pyo.ConcreteModel, t: int) -> pyo.Expression:
+        return sum(d.offer_upfront_musd_per_block[o] * m.lease_blocks[o, t] for o in signing[t])
+
+    m.lease_payment_musd = pyo.Expression(m.PAYMENT_MONTHS, rule=payment)
+    m.lease_upfront_musd = pyo.Expression(m.PAYMENT_MONTHS, rule=upfront)
+    m.commitment_payment_musd = pyo.Expression(
+        m.PAYMENT_MONTHS, rule=lambda m, t: d.committed_cost_musd.get(t, 0.0)
+    )
+
+    def provider_spend(m: pyo.ConcreteModel, t: int, p: str) -> pyo.Expression:
+        return sum(
+            gpu_hours_per_block[o] * m.offer_price_usd_per_gpu_hour[o] * m.lease_blocks[o, k]
+            for o, k in paying[t] if d.offer_provider[o] == p
+        ) + sum(d.offer_upfront_musd_per_block[o] * m.lease_blocks[o, t]
+                for o in signing[t] if d.offer_provider[o] == p)
+
+    m.PROVIDERS = pyo.Set(initialize=d.providers, ordered=True)
+    m.lease_provider_spend_musd = pyo.Expression(d.months, m.PROVIDERS, rule=provider_spend)
+    add_cost_term(m, "leases", "lease_payment_musd", first_stage=True)
+    add_cost_term(m, "upfront", "lease_upfront_musd", first_stage=True)
+    add_cost_term(m, "commitments", "commitment_payment_musd", first_stage=True)
+    define_payments_per_lease(m, d)
+
+
 def define_payments_per_lease(m: pyo.ConcreteModel, d: ModelData) -> None:
     r"""What each lease (offer, start month) pays, in MUSD: the monthly payment over its term and the
-    upfront payment at signing. The monthly totals below and the result's lease tables sum these.
+    upfront payment at signing. The result's lease tables read these, so the report shows the money
+    the model counts; summed over the leases paying in a month they are ``lease_payment_musd`` and
+    ``lease_upfront_musd``.
 
     .. math:: \mathit{lease\_monthly\_payment\_musd}_{o,k} = b_o \cdot 1000 \cdot p_o \cdot H / 10^6
               \cdot \mathit{lease\_blocks}_{o,k} \qquad
@@ -96,49 +151,3 @@ def define_payments_per_lease(m: pyo.ConcreteModel, d: ModelData) -> None:
     m.lease_signing_payment_musd = pyo.Expression(
         m.LEASE_STARTS, rule=lambda m, o, k: d.offer_upfront_musd_per_block[o] * m.lease_blocks[o, k]
     )
-
-
-def define_lease_costs(m: pyo.ConcreteModel, d: ModelData) -> None:
-    r"""Lease payments by calendar month (first stage, the same in every scenario), in MUSD.
-
-    .. math:: \mathit{lease\_payment\_musd}_t = \sum_{(o,k):\ k \le t \le k+\tau_o-1}
-              \mathit{lease\_monthly\_payment\_musd}_{o,k}
-              \qquad \mathit{lease\_upfront\_musd}_t = \sum_{o} \mathit{lease\_signing\_payment\_musd}_{o,t}
-
-    Months past the horizon are kept (take-or-pay); whether they enter the objective is the
-    ``count_payments_beyond_horizon`` setting.
-    """
-    define_payments_per_lease(m, d)
-    paying: dict[int, list[tuple[str, int]]] = defaultdict(list)
-    for (o, k), months in d.lease_payment_months.items():
-        for t in months:
-            paying[t].append((o, k))
-    last = max([d.months[-1], *paying])
-    m.PAYMENT_MONTHS = pyo.Set(initialize=range(last + 1), ordered=True)
-
-    def payment(m: pyo.ConcreteModel, t: int) -> pyo.Expression:
-        return sum(m.lease_monthly_payment_musd[o, k] for o, k in paying[t])
-
-    signing: dict[int, list[str]] = defaultdict(list)
-    for o, k in d.lease_starts:
-        if d.offer_upfront_musd_per_block[o]:
-            signing[k].append(o)
-
-    def upfront(m: pyo.ConcreteModel, t: int) -> pyo.Expression:
-        return sum(m.lease_signing_payment_musd[o, t] for o in signing[t])
-
-    m.lease_payment_musd = pyo.Expression(m.PAYMENT_MONTHS, rule=payment)
-    m.lease_upfront_musd = pyo.Expression(m.PAYMENT_MONTHS, rule=upfront)
-    m.commitment_payment_musd = pyo.Expression(
-        m.PAYMENT_MONTHS, rule=lambda m, t: d.committed_cost_musd.get(t, 0.0)
-    )
-
-    def provider_spend(m: pyo.ConcreteModel, t: int, p: str) -> pyo.Expression:
-        return sum(m.lease_monthly_payment_musd[o, k] for o, k in paying[t] if d.offer_provider[o] == p) + sum(
-            m.lease_signing_payment_musd[o, t] for o in signing[t] if d.offer_provider[o] == p)
-
-    m.PROVIDERS = pyo.Set(initialize=d.providers, ordered=True)
-    m.lease_provider_spend_musd = pyo.Expression(d.months, m.PROVIDERS, rule=provider_spend)
-    add_cost_term(m, "leases", "lease_payment_musd", first_stage=True)
-    add_cost_term(m, "upfront", "lease_upfront_musd", first_stage=True)
-    add_cost_term(m, "commitments", "commitment_payment_musd", first_stage=True)
