@@ -30,6 +30,7 @@ from planner.uncertainty import analyse
 GOLDEN = Path(__file__).parent / "golden" / "report_tiny.json"
 UPDATE = os.environ.get("PLANNER_UPDATE_GOLDEN") == "1"
 INPUT_BYTES = b"stand-in input workbook bytes"
+REGENERATE = "PLANNER_UPDATE_GOLDEN=1 python3 -m pytest tests/test_report_golden.py, then review the snapshot's diff"
 
 
 def infeasible_problem() -> Problem:
@@ -111,7 +112,8 @@ def test_report_matches_the_snapshot_cell_by_cell(current: dict[str, Any]) -> No
     expected = json.loads(GOLDEN.read_text())
     found = json.loads(json.dumps(current))  # the same JSON round trip as the file (tuples become lists)
     problems = differences(expected["reports"], found["reports"], "report")
-    assert not problems, f"{len(problems)} differences, first ones:\n" + "\n".join(problems[:40])
+    assert not problems, (f"{len(problems)} differences, first ones:\n" + "\n".join(problems[:40])
+                          + f"\nIf the report is meant to change: {REGENERATE}")
 
 
 def test_column_labels_and_formats_match_the_snapshot(current: dict[str, Any]) -> None:
@@ -119,4 +121,4 @@ def test_column_labels_and_formats_match_the_snapshot(current: dict[str, Any]) -
         pytest.skip("snapshot being written")
     expected = json.loads(GOLDEN.read_text())["columns"]
     problems = differences(expected, json.loads(json.dumps(current["columns"])), "column")
-    assert not problems, "\n".join(problems[:40])
+    assert not problems, "\n".join(problems[:40]) + f"\nIf the labels are meant to change: {REGENERATE}"
