@@ -16,6 +16,7 @@ import annotated_types
 from pydantic import BaseModel, BeforeValidator
 
 from planner.schema import TABLES, Record, Settings, parse_month
+from planner.units import unit_of
 
 FieldKind = Literal["int", "float", "bool", "month", "names", "choice", "text"]
 NOTES = "notes"
@@ -96,38 +97,12 @@ def _bounds(metadata: list[Any]) -> str:
     return " and ".join(parts)
 
 
-def _unit(name: str) -> str:
-    """The unit of a column, read from its name (units are part of every numeric column name)."""
-    for suffix, unit in (
-        ("_usd_per_gpu_hour", "USD/GPU-hour"),
-        ("_usd_per_million_tokens", "USD/Mtok"),
-        ("_usd_per_month", "USD/month"),
-        ("_usd_per_block", "USD/block"),
-        ("_usd", "USD"),
-        ("_mw", "MW"),
-        ("_kw_per_gpu", "kW/GPU"),
-        ("_gb", "GB"),
-        ("_tflops", "TFLOPS"),
-        ("tokens_per_month", "tokens/month"),
-        ("_per_second_per_gpu", "tokens/s/GPU"),
-        ("_months", "months"),
-        ("_per_year", "x/year"),
-        ("flops_per_token", "FLOP/token"),
-        ("month", "YYYY-MM"),
-        ("gpus_per_block", "GPUs"),
-        ("gpus", "GPUs"),
-        ("_blocks", "blocks"),
-        ("_fraction", "fraction"),
-        ("_factor", "fraction"),
-        ("probability", "fraction"),
-        ("mfu", "fraction"),
-        ("_ratio", "ratio"),
-        ("_multiplier", "ratio"),
-        ("pue", "ratio"),
-    ):
-        if name.endswith(suffix):
-            return unit
-    return ""
+def _unit(name: str, kind: FieldKind) -> str:
+    """The unit of a column: read from its name (see :mod:`planner.units`); months are typed YYYY-MM."""
+    if kind == "month":
+        return "YYYY-MM"
+    unit = unit_of(name)
+    return unit.text if unit is not None else ""
 
 
 @cache
@@ -137,7 +112,7 @@ def columns(cls: type[BaseModel]) -> tuple[Column, ...]:
     for name, info in cls.model_fields.items():
         kind, choices = _kind(info.annotation, info.metadata)
         extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-        unit = Settings.UNITS.get(name, "") if cls is Settings else _unit(name)
+        unit = Settings.UNITS.get(name, "") if cls is Settings else _unit(name, kind)
         default = None if info.is_required() else info.get_default(call_default_factory=True)
         result.append(
             Column(

@@ -16,15 +16,10 @@ from typing import Any
 import pandas as pd
 import pyomo.environ as pyo
 
+from planner.analytics import COST_CATEGORIES, SPEND_CATEGORIES, PlanAnalytics
 from planner.model.costs import CVAR_TIE_BREAK_WEIGHT, counted_payment_months
 from planner.model.data import GPUS_PER_UNIT, TOKENS_PER_UNIT, USD_PER_UNIT, ModelData
 from planner.schema import Problem, add_months
-
-COST_CATEGORIES = ("leases", "upfront", "commitments", "on_demand", "credits", "throttling", "unserved",
-                   "goodwill")
-"""Cost categories in report order; credits are negative (they reduce cost)."""
-SPEND_CATEGORIES = ("leases", "upfront", "commitments", "on_demand", "credits")
-"""Categories that are money actually paid for compute (for USD per million tokens)."""
 
 
 def _table(method: Callable[[PlanResult], pd.DataFrame]) -> Callable[[PlanResult], pd.DataFrame]:
@@ -45,8 +40,12 @@ def _values(component: Any) -> dict[Any, float]:
 
 
 @dataclass
-class PlanResult:
-    """A solved (or failed) plan. ``status`` is optimal, time_limit, infeasible or error."""
+class PlanResult(PlanAnalytics):
+    """A solved (or failed) plan. ``status`` is optimal, time_limit, infeasible or error.
+
+    The base tables below are read from the solved model; the views derived from them (by month,
+    per scenario, warnings, key figures) are in :mod:`planner.analytics`.
+    """
 
     problem: Problem
     data: ModelData
@@ -94,7 +93,8 @@ class PlanResult:
         return {key: round(v) for key, v in self.raw.get("lease_blocks", {}).items() if round(v) > 0}
 
     def summary(self) -> dict[str, Any]:
-        """A JSON-ready summary: status, objective, gap, time and the leases to sign."""
+        """A JSON-ready summary: status, objective, gap, time, the leases to sign, the outcome of each
+        scenario and the plain-language warnings."""
         leases = self.leases()
         return {
             "status": self.status,
@@ -109,6 +109,8 @@ class PlanResult:
                 self.scenario_costs().set_index("scenario")["npv_usd"].to_dict() if self.has_plan else {}
             ),
             "leases": leases.to_dict(orient="records") if self.has_plan else [],
+            "scenario_outcomes": self.scenario_outcomes().to_dict(orient="records") if self.has_plan else [],
+            "warnings": self.warnings(),
             "diagnosis": self.diagnosis,
         }
 
@@ -126,20 +128,19 @@ class PlanResult:
     # ---- tables --------------------------------------------------------------------------------
     @_table
     def leases(self) -> pd.DataFrame:
-        """What to sign: one row per (offer, start month) with blocks > 0."""
+        """What to sign: one row per (offer, start month) with blocks > 0; payments as the model counts them."""
         offers = {o.offer_id: o for o in self.problem.lease_offers}
         rows = []
         for (o_id, k), blocks in sorted(self.lease_plan().items(), key=lambda kv: (kv[0][1], kv[0][0])):
             o = offers[o_id]
-            gpus = blocks * o.gpus_per_block
-            monthly = gpus * o.price_usd_per_gpu_hour * self.problem.settings.hours_per_month
-            upfront = blocks * o.upfront_usd_per_block
+            monthly, upfront = self._lease_payments_usd(o_id, k)
             rows.append({
                 "offer_id": o_id, "provider": o.provider, "site": o.site, "gpu_type": o.gpu_type,
                 "start_month": self.month_label(k), "end_month": self.month_label(k + o.term_months - 1),
-                "term_months": o.term_months, "blocks": blocks, "gpus": gpus,
+                "term_months": o.term_months, "blocks": blocks, "gpus": blocks * o.gpus_per_block,
                 "price_usd_per_gpu_hour": o.price_usd_per_gpu_hour, "monthly_payment_usd": monthly,
-                "upfront_usd": upfront, "total_commitment_usd": monthly * o.term_months + upfront,
+                "upfront_usd": upfront,
+                "total_commitment_usd": monthly * len(self.data.lease_payment_months[o_id, k]) + upfront,
             })
         columns = ["offer_id", "provider", "site", "gpu_type", "start_month", "end_month", "term_months",
                    "blocks", "gpus", "price_usd_per_gpu_hour", "monthly_payment_usd", "upfront_usd",
@@ -149,17 +150,22 @@ class PlanResult:
     @_table
     def lease_payments(self) -> pd.DataFrame:
         """Monthly payment schedule of the new leases (also after the horizon: take-or-pay)."""
-        offers = {o.offer_id: o for o in self.problem.lease_offers}
         rows = []
-        for (o_id, k), blocks in self.lease_plan().items():
-            o = offers[o_id]
-            monthly = blocks * o.gpus_per_block * o.price_usd_per_gpu_hour * self.problem.settings.hours_per_month
-            for t in range(k, k + o.term_months):
+        for (o_id, k) in self.lease_plan():
+            monthly, upfront = self._lease_payments_usd(o_id, k)
+            for t in self.data.lease_payment_months[o_id, k]:
                 rows.append({"month": self.month_label(t), "offer_id": o_id, "start_month": self.month_label(k),
                              "in_horizon": t < self.problem.settings.months,
-                             "payment_usd": monthly + (blocks * o.upfront_usd_per_block if t == k else 0.0)})
+                             "payment_usd": monthly + (upfront if t == k else 0.0)})
         frame = pd.DataFrame(rows, columns=["month", "offer_id", "start_month", "in_horizon", "payment_usd"])
         return frame.sort_values(["month", "offer_id"], ignore_index=True)
+
+    def _lease_payments_usd(self, offer_id: str, start: int) -> tuple[float, float]:
+        """(monthly payment, upfront payment) of the lease signed at (offer, start), read from the model;
+        rounded to a millionth of a dollar, which drops the float noise of the MUSD scaling."""
+        monthly = self.raw["lease_monthly_payment_musd"][offer_id, start]
+        upfront = self.raw["lease_signing_payment_musd"][offer_id, start]
+        return round(monthly * USD_PER_UNIT, 6), round(upfront * USD_PER_UNIT, 6)
 
     @_table
     def capacity(self) -> pd.DataFrame:
@@ -410,6 +416,10 @@ def extract(m: pyo.ConcreteModel, problem: Problem, *, status: str, message: str
         for key, v in values.items():
             bucket[key] = bucket.get(key, 0.0) + v
     raw["cost_terms"] = cost_terms  # type: ignore[assignment]
+    # ---- payments of each signed lease, as the model counts them (leases() and lease_payments() read these)
+    raw["lease_monthly_payment_musd"] = _values(m.lease_monthly_payment_musd)
+    raw["lease_signing_payment_musd"] = _values(m.lease_signing_payment_musd)
+    # ----
     # The tie-break (0.01 USD per GPU-month) steers the solver only; it is no cost of the plan.
     tie_break = pyo.value(m.tie_break_musd)
     objective = pyo.value(m.total_cost) - tie_break

@@ -8,15 +8,12 @@ get dropdowns. :func:`build_workbook` also writes filled workbooks (see ``planne
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+from openpyxl.cell.cell import Cell
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter, quote_sheetname
@@ -25,7 +22,9 @@ from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
 from planner.columns import SETTINGS_HEADERS, Column, columns, settings_rows, table_classes
-from planner.errors import InputError, InputIssue, describe
+from planner.excel.cells import write_cell
+from planner.excel.files import save_atomically
+from planner.excel.formats import COUNT, TEXT
 from planner.schema import SCHEMA_VERSION, TABLE_FIELD, Problem, Settings
 
 SPARE_ROWS = 50
@@ -80,56 +79,6 @@ def build_workbook(
     return workbook
 
 
-def save_atomically(workbook: Workbook, path: Path) -> None:
-    """Save to a temporary file in the target folder, then rename: never a half-written file.
-
-    Raises :class:`InputError` (sheet ``file``) for a path that is not ``.xlsx``, a missing or
-    read-only folder, or a directory in the way.
-    """
-    path = Path(path)
-    problem = _unwritable_reason(path)
-    if problem:
-        raise InputError([InputIssue("file", "path", describe(str(path)), problem)], source=str(path))
-    temp_name = None
-    try:
-        handle, temp_name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".tmp", dir=path.parent)
-        with os.fdopen(handle, "wb") as stream:
-            workbook.save(stream)
-        # mkstemp makes the file private (0600); give the result the user's normal permissions.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp_name, 0o666 & ~umask)
-        os.replace(temp_name, path)
-    except OSError as error:
-        if temp_name:
-            with contextlib.suppress(OSError):
-                os.unlink(temp_name)
-        found = f"{describe(str(path))} ({error.strerror or error})"
-        raise InputError([InputIssue("file", "path", found, "a writable location")], source=str(path)) from None
-
-
-def _unwritable_reason(path: Path) -> str | None:
-    if path.suffix.lower() != ".xlsx":
-        return "a file name ending in .xlsx (other files are never overwritten)"
-    if path.is_dir():
-        return "a file name, not a folder"
-    folder = path.parent
-    if not folder.is_dir():
-        return f"a path in an existing folder ({folder} does not exist)"
-    if not os.access(folder, os.W_OK | os.X_OK):
-        return f"a folder you can write to ({folder} is read-only)"
-    return None
-
-
-def write_cell(cell: Cell, value: Any) -> None:
-    """Write a value; text always stays text (a note starting with '=' must never become a formula)."""
-    if isinstance(value, str):
-        value = ILLEGAL_CHARACTERS_RE.sub("", value)
-    cell.value = value
-    if isinstance(value, str) and cell.data_type == "f":
-        cell.data_type = "s"
-
-
 def _header(cell: Cell, column: Column | None, required: bool) -> None:
     cell.font = HEADER_FONT
     cell.fill = HEADER_REQUIRED_FILL if required else HEADER_OPTIONAL_FILL
@@ -181,10 +130,10 @@ def _write_table(
         if column.kind == "month":
             # Text format keeps a typed 2025-03 as text instead of Excel turning it into a date.
             for row in range(2, size + 2):
-                sheet.cell(row=row, column=index).number_format = "@"
+                sheet.cell(row=row, column=index).number_format = TEXT
         elif column.unit in ("tokens/month", "USD"):
             for row in range(2, size + 2):
-                sheet.cell(row=row, column=index).number_format = "#,##0"
+                sheet.cell(row=row, column=index).number_format = COUNT
     table = Table(displayName=name, ref=f"A1:{get_column_letter(len(cols))}{size + 1}")
     table.tableStyleInfo = TABLE_STYLE
     sheet.add_table(table)
@@ -204,7 +153,7 @@ def _write_settings(sheet: Worksheet, values: Mapping[str, Any], notes: Mapping[
             sheet.cell(row=offset, column=index).fill = FIXED_FILL
         value_cell = sheet.cell(row=offset, column=2)
         if column.kind == "month":
-            value_cell.number_format = "@"
+            value_cell.number_format = TEXT
         note = f"Expected: {column.expected}." + ("" if not column.required else " Required.")
         extra = f" {notes[column.name]}" if column.name in notes else ""
         write_cell(sheet.cell(row=offset, column=4), f"{column.description} {note}{extra}")

@@ -23,7 +23,7 @@ Every solve uses the same MIP gap, so with a nonzero gap the inequalities hold o
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +44,15 @@ EV_SCENARIO = "expected value"
 """Name of the single scenario of the expected-value problem."""
 
 FIGURE_KEYS = ("rp_usd", "eev_usd", "ws_usd", "vss_usd", "evpi_usd", "ev_usd")
+FIGURE_LABELS = {
+    "rp_usd": "Expected cost of the stochastic plan (RP)",
+    "eev_usd": "Expected cost of the expected-value plan (EEV)",
+    "ws_usd": "Expected cost with perfect foresight (WS)",
+    "vss_usd": "Value of the stochastic solution (VSS = EEV - RP)",
+    "evpi_usd": "Expected value of perfect information (EVPI = RP - WS)",
+    "ev_usd": "Cost of the expected-value problem (EV)",
+}
+REGRET_COLUMNS = ["plan", "scenario", "cost_usd", "best_cost_usd", "regret_usd"]
 
 
 def perfect_foresight(scenario: str) -> str:
@@ -101,6 +110,26 @@ def expected_value_problem(problem: Problem) -> Problem:
     fields.update(scenarios=[Scenario(name=EV_SCENARIO, probability=1.0, notes="probability-weighted demand")],
                   demand=demand)
     return Problem(**fields)
+
+
+def figures_table(figures: Mapping[str, float]) -> pd.DataFrame:
+    """The figures in words: one row per figure given (item, value_usd), in :data:`FIGURE_KEYS` order."""
+    rows = [{"item": FIGURE_LABELS[key], "value_usd": figures.get(key)} for key in FIGURE_KEYS if key in figures]
+    return pd.DataFrame(rows, columns=["item", "value_usd"])
+
+
+def regret_grid(regret: pd.DataFrame) -> pd.DataFrame:
+    """A regret table on the full plan x scenario grid (plans, then scenarios, in first-seen order);
+    a pair without a row gets blank costs."""
+    regret = regret.reindex(columns=REGRET_COLUMNS)
+    plans = list(dict.fromkeys(regret["plan"].astype(str)))
+    scenarios = list(dict.fromkeys(regret["scenario"].astype(str)))
+    if not plans or not scenarios:
+        return regret
+    index = pd.MultiIndex.from_product([plans, scenarios], names=["plan", "scenario"])
+    keyed = regret.assign(plan=regret["plan"].astype(str), scenario=regret["scenario"].astype(str))
+    full = keyed.drop_duplicates(["plan", "scenario"]).set_index(["plan", "scenario"]).reindex(index)
+    return full.reset_index()[REGRET_COLUMNS]
 
 
 def _plan_key(plan: LeasePlan) -> frozenset[tuple[tuple[str, int], int]]:
@@ -165,6 +194,10 @@ class UncertaintyAnalysis:
         frame["best_cost_usd"] = frame["scenario"].map(self.best_costs).astype(float)
         frame["regret_usd"] = frame["cost_usd"] - frame["best_cost_usd"]
         return frame.reset_index(drop=True)
+
+    def figures_table(self) -> pd.DataFrame:
+        """RP, EEV, WS, VSS, EVPI and EV in words: item, value_usd."""
+        return figures_table(self.figures)
 
     def expected_cost_by_plan(self) -> pd.DataFrame:
         """Per plan: expected cost, CVaR, objective (risk-adjusted), worst cost and regrets."""

@@ -14,10 +14,12 @@ import pandas as pd
 import pytest
 from openpyxl.utils import get_column_letter, range_boundaries
 
-import planner.report as report
+import planner.excel.files as files
+import planner.excel.writer as writer
+import planner.report.plan as plan_report
 from planner.errors import InputError
 from planner.report import column_label, default_report_path, write_report
-from planner.results import PlanResult
+from planner.results import COST_CATEGORIES, PlanResult
 from planner.schema import (
     Credit,
     GpuType,
@@ -223,7 +225,7 @@ def test_frozen_headers_and_fitting_widths(workbook: openpyxl.Workbook) -> None:
             min_col = range_boundaries(table.ref)[0]
             for j, header in enumerate(table.column_names):
                 width = ws.column_dimensions[get_column_letter(min_col + j)].width
-                assert len(header) <= width <= report.MAX_COLUMN_WIDTH, (sheet, header, width)
+                assert len(header) <= width <= writer.MAX_COLUMN_WIDTH, (sheet, header, width)
     assert workbook["Summary"].freeze_panes == "A2"
 
 
@@ -244,7 +246,7 @@ def test_costs_add_up_to_the_objective(report_path: Path, workbook: openpyxl.Wor
     tolerance = max(result.mip_gap or 0.0, 1e-6) * abs(result.objective_usd) + 1.0
     assert expected == pytest.approx(result.expected_cost_usd, abs=tolerance)
     assert expected == pytest.approx(result.objective_usd, abs=tolerance)  # no CVaR: objective = expected cost
-    categories = [column_label(f"{c}_usd") for c in report.COST_CATEGORIES]
+    categories = [column_label(f"{c}_usd") for c in COST_CATEGORIES]
     assert (npv[categories].sum(axis=1) - npv["NPV (USD)"]).abs().max() < 1e-3
     detail = read_table(report_path, workbook, "Costs", "Costs_Detail")
     by_scenario = detail.groupby("Scenario")["Discounted (USD, NPV)"].sum()
@@ -285,6 +287,27 @@ def test_result_tables_match(report_path: Path, workbook: openpyxl.Workbook, res
     policy = read_table(report_path, workbook, "Policies", "Policies_ByMonth")
     merged = policy.merge(result.policies(), left_on=["Scenario", "Month"], right_on=["scenario", "month"])
     assert len(merged) == len(policy) and (merged["Policy"] == merged["policy"]).all()
+
+
+DERIVED_TABLES = [("Leases", "Leases_PaymentsByMonth", "lease_schedule_by_month"),
+                  ("Capacity", "Capacity_ByMonth", "capacity_by_month"),
+                  ("Costs", "Costs_ExpectedByMonth", "expected_cost_by_month"),
+                  ("Costs", "Costs_NPVByScenario", "npv_by_scenario"),
+                  ("Costs", "Costs_PerMillionTokens", "usd_per_million_tokens"),
+                  ("Policies", "Policies_ByMonth", "policy_by_month"),
+                  ("Scenarios", "Scenarios_Outcomes", "scenario_outcomes"),
+                  ("Summary", "Summary_ScenarioCosts", "scenario_costs"),
+                  ("Inputs", "Input_ThroughputAsModelled", "throughput_as_modelled")]
+
+
+@pytest.mark.parametrize(("sheet", "name", "method"), DERIVED_TABLES, ids=[m for *_, m in DERIVED_TABLES])
+def test_derived_tables_are_the_result_methods(report_path: Path, workbook: openpyxl.Workbook, result: PlanResult,
+                                               sheet: str, name: str, method: str) -> None:
+    """What the report shows by month and per scenario is what the API (and --json) returns."""
+    frame = getattr(result, method)()
+    frame = frame.apply(lambda column: column.map({True: "yes", False: "no"}) if column.dtype == bool else column)
+    got = read_table(report_path, workbook, sheet, name)
+    pd.testing.assert_frame_equal(got, labelled(frame), check_dtype=False, check_exact=False, rtol=1e-9, obj=name)
 
 
 def test_summary_states_status_hash_and_decisions(report_path: Path, workbook: openpyxl.Workbook,
@@ -393,16 +416,16 @@ def test_failed_write_leaves_nothing(result: PlanResult, tmp_path: Path, monkeyp
         raise RuntimeError("sheet writer failed")
 
     if stage == "building a sheet":
-        monkeypatch.setattr(report, "_costs_sheet", broken)
+        monkeypatch.setattr(plan_report, "costs", broken)
     else:
-        real = report._write_sheet
+        real = writer.write_sheet
 
         def third_fails(wb: openpyxl.Workbook, sheet: object, *args: object) -> None:
             if len(wb.worksheets) == 2:
                 broken()
             real(wb, sheet, *args)
 
-        monkeypatch.setattr(report, "_write_sheet", third_fails)
+        monkeypatch.setattr(writer, "write_sheet", third_fails)
     streams = set(ALL_TEMP_FILES)
     with pytest.raises(RuntimeError, match="sheet writer failed"):
         write_report(result, tmp_path / "plan.xlsx")
@@ -419,7 +442,7 @@ def test_failed_save_keeps_the_previous_report(result: PlanResult, tmp_path: Pat
         Path(filename).write_bytes(b"PK half a zip")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(report.Workbook, "save", disk_full)
+    monkeypatch.setattr(openpyxl.Workbook, "save", disk_full)
     with pytest.raises(InputError) as caught:
         write_report(result, target)
     assert caught.value.issues[0].sheet == "file"
@@ -463,7 +486,7 @@ def test_folder_without_write_permission_is_an_input_error(result: PlanResult, t
     def denied(*_: object, **__: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(report, "open", denied, raising=False)  # as for a read-only folder, even as root
+    monkeypatch.setattr(files, "open", denied, raising=False)  # as for a read-only folder, even as root
     with pytest.raises(InputError) as caught:
         write_report(result, tmp_path / "plan.xlsx")
     assert caught.value.issues[0].sheet == "file" and "Permission denied" in str(caught.value)

@@ -141,3 +141,24 @@ def define_lease_costs(m: pyo.ConcreteModel, d: ModelData) -> None:
     add_cost_term(m, "leases", "lease_payment_musd", first_stage=True)
     add_cost_term(m, "upfront", "lease_upfront_musd", first_stage=True)
     add_cost_term(m, "commitments", "commitment_payment_musd", first_stage=True)
+    define_payments_per_lease(m, d)
+
+
+def define_payments_per_lease(m: pyo.ConcreteModel, d: ModelData) -> None:
+    r"""What each lease (offer, start month) pays, in MUSD: the monthly payment over its term and the
+    upfront payment at signing. The result's lease tables read these, so the report shows the money
+    the model counts; summed over the leases paying in a month they are ``lease_payment_musd`` and
+    ``lease_upfront_musd``.
+
+    .. math:: \mathit{lease\_monthly\_payment\_musd}_{o,k} = b_o \cdot 1000 \cdot p_o \cdot H / 10^6
+              \cdot \mathit{lease\_blocks}_{o,k} \qquad
+              \mathit{lease\_signing\_payment\_musd}_{o,k} = U_o\,\mathit{lease\_blocks}_{o,k}
+    """
+    gpu_hours_per_block = {o: d.offer_block_kgpu[o] * 1000.0 * d.hours_per_month / 1e6 for o in d.offers}
+    m.lease_monthly_payment_musd = pyo.Expression(
+        m.LEASE_STARTS,
+        rule=lambda m, o, k: gpu_hours_per_block[o] * m.offer_price_usd_per_gpu_hour[o] * m.lease_blocks[o, k],
+    )
+    m.lease_signing_payment_musd = pyo.Expression(
+        m.LEASE_STARTS, rule=lambda m, o, k: d.offer_upfront_musd_per_block[o] * m.lease_blocks[o, k]
+    )

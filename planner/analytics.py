@@ -1,0 +1,295 @@
+"""Views of a plan derived from its base tables: by month, per scenario, and in plain words.
+
+:class:`PlanAnalytics` is mixed into :class:`~planner.results.PlanResult`, so every view here is a
+result method (``result.capacity_by_month()``, ``result.warnings()``): the Python API, the CLI's
+``--json`` and the Excel report all read the same numbers. Nothing here reads the model; every
+view is computed from the result's base tables (``capacity()``, ``tokens()``, ``costs()``, ...).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from planner.results import PlanResult
+
+COST_CATEGORIES = ("leases", "upfront", "commitments", "on_demand", "credits", "throttling", "unserved",
+                   "goodwill")
+"""Cost categories in report order; credits are negative (they reduce cost)."""
+SPEND_CATEGORIES = ("leases", "upfront", "commitments", "on_demand", "credits")
+"""Categories that are money actually paid for compute (for USD per million tokens)."""
+
+REPORT_TABLES = (
+    "key_figures", "scenario_costs", "leases", "lease_schedule_by_month", "lease_payments", "capacity_by_month",
+    "capacity", "expected_cost_by_month", "npv_by_scenario", "costs", "usd_per_million_tokens", "on_demand",
+    "credit_summary", "credits", "policy_by_month", "tokens", "power", "scenario_outcomes", "marginal_values",
+    "throughput_as_modelled", "model_size",
+)
+"""Every table the plan report shows, by the result method that makes it."""
+
+
+def _frame(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
+    return pd.DataFrame(list(rows), columns=list(columns))
+
+
+def _sum_by(frame: pd.DataFrame, keys: list[str], columns: list[str]) -> pd.DataFrame:
+    if frame.empty:
+        return pd.DataFrame(columns=columns, index=pd.MultiIndex.from_tuples([], names=keys), dtype=float)
+    return frame.groupby(keys, sort=False)[columns].sum()
+
+
+def money(value: float | None) -> str:
+    """``$1,234`` (or ``n/a``) for plain-language lines."""
+    return "n/a" if value is None or not math.isfinite(value) else f"${value:,.0f}"
+
+
+class PlanAnalytics:
+    """Derived views of a plan (see the module docstring); mixed into ``PlanResult``."""
+
+    def _month_grid(self: PlanResult) -> pd.MultiIndex:
+        return pd.MultiIndex.from_product([self.data.scenarios, self.problem.month_labels],
+                                          names=["scenario", "month"])
+
+    def finite_gap(self: PlanResult) -> float | None:
+        """The relative MIP gap, or None when the solver gave none."""
+        gap = self.mip_gap
+        return None if gap is None or not math.isfinite(gap) else gap
+
+    # ---- by month ------------------------------------------------------------------------------
+    def capacity_by_month(self: PlanResult) -> pd.DataFrame:
+        """Per scenario and month (every month, scenarios in model order), all GPU types together:
+        committed GPUs, used, on-demand, idle, utilisation, demand and tokens served."""
+        grid = self._month_grid()
+        cap = _sum_by(self.capacity(), ["scenario", "month"], ["gpus_installed", "gpus_used"])
+        od = _sum_by(self.on_demand(), ["scenario", "month"], ["gpus"])
+        tokens = _sum_by(self.tokens(), ["scenario", "month"], ["demand_tokens", "served_tokens"])
+        frame = pd.concat([cap, od, tokens], axis=1).reindex(grid).astype(float).fillna(0.0)
+        out = pd.DataFrame({
+            "committed_gpus": frame["gpus_installed"],
+            "used_committed_gpus": frame["gpus_used"],
+            "on_demand_gpus": frame["gpus"],
+            "in_use_gpus": frame["gpus_used"] + frame["gpus"],
+            "idle_gpus": (frame["gpus_installed"] - frame["gpus_used"]).clip(lower=0.0),
+            "utilisation": frame["gpus_used"] / frame["gpus_installed"].where(frame["gpus_installed"] > 1e-9),
+            "demand_tokens": frame["demand_tokens"],
+            "served_tokens": frame["served_tokens"],
+        }, index=grid)
+        return out.reset_index()
+
+    def expected_cost_by_month(self: PlanResult) -> pd.DataFrame:
+        """Probability-weighted nominal cost per month (also months after the horizon) and category."""
+        costs = self.costs()
+        months = sorted(set(self.problem.month_labels) | set(costs["month"]))
+        weighted = costs.assign(weighted=costs["cost_usd"] * costs["scenario"].map(self.data.probability))
+        wide = weighted.pivot_table(index="month", columns="category", values="weighted", aggfunc="sum",
+                                    fill_value=0.0) if not costs.empty else pd.DataFrame(index=months)
+        wide = wide.reindex(index=months, columns=list(COST_CATEGORIES), fill_value=0.0).fillna(0.0)
+        wide.columns = [f"{c}_usd" for c in COST_CATEGORIES]
+        wide["total_usd"] = wide.sum(axis=1)
+        in_horizon = set(self.problem.month_labels)
+        wide.insert(0, "in_horizon", [m in in_horizon for m in months])
+        wide.index.name = "month"
+        return wide.reset_index()
+
+    def policy_by_month(self: PlanResult) -> pd.DataFrame:
+        """Per scenario and month: the policy in force, tokens throttled and unserved, and what it cost."""
+        grid = self._month_grid()
+        policies = self.policies().drop_duplicates(["scenario", "month"]).set_index(["scenario", "month"])["policy"]
+        tokens = _sum_by(self.tokens(), ["scenario", "month"],
+                         ["demand_tokens", "served_tokens", "throttled_tokens", "throttling_cost_usd",
+                          "unserved_tokens", "unserved_cost_usd"])
+        costs = self.costs()
+        goodwill = costs[costs["category"] == "goodwill"].groupby(["scenario", "month"])["cost_usd"].sum()
+        frame = tokens.reindex(grid).astype(float).fillna(0.0)
+        in_force = policies.reindex(grid)
+        frame.insert(0, "policy", in_force.astype(object).where(in_force.notna(), None))
+        frame["goodwill_usd"] = goodwill.reindex(grid).astype(float).fillna(0.0)
+        return frame.reset_index()
+
+    def lease_schedule_by_month(self: PlanResult) -> pd.DataFrame:
+        """Total payments of all new leases per month (also after the horizon: take-or-pay)."""
+        payments = self.lease_payments()
+        if payments.empty:
+            return _frame([], ["month", "in_horizon", "leases_signed", "payment_usd"])
+        grouped = payments.groupby("month", sort=True).agg(
+            in_horizon=("in_horizon", "first"), leases_signed=("offer_id", "size"),
+            payment_usd=("payment_usd", "sum"))
+        return grouped.reset_index()
+
+    # ---- per scenario --------------------------------------------------------------------------
+    def npv_by_scenario(self: PlanResult) -> pd.DataFrame:
+        """NPV per scenario and category; ``npv_usd`` is the scenario's total (the model's scenario cost)."""
+        table = self.cost_by_category().reindex(index=self.data.scenarios, columns=list(COST_CATEGORIES),
+                                                fill_value=0.0).fillna(0.0)
+        table.columns = [f"{c}_usd" for c in COST_CATEGORIES]
+        table["npv_usd"] = table.sum(axis=1)
+        table.insert(0, "probability", [self.data.probability[s] for s in table.index])
+        table.index.name = "scenario"
+        return table.reset_index()
+
+    def scenario_outcomes(self: PlanResult) -> pd.DataFrame:
+        """One row per scenario: cost, demand served, throttling, unserved, wasted credits, utilisation, power."""
+        costs = self.scenario_costs().set_index("scenario")
+        tokens = self.tokens().groupby("scenario")[["demand_tokens", "served_tokens", "throttled_tokens",
+                                                    "unserved_tokens", "throttling_cost_usd"]].sum()
+        od = self.on_demand().groupby("scenario")["cost_usd"].sum()
+        credits = self.credit_summary().groupby("scenario")["expired_unused_usd"].sum()
+        util = self.capacity_by_month().groupby("scenario")["utilisation"].mean()
+        power = self.power()
+        peak = power.groupby("scenario")["share_of_cap"].max() if not power.empty else pd.Series(dtype=float)
+        rows = []
+        for s in self._planned_scenarios:
+            t = tokens.loc[s] if s in tokens.index else None
+            demand = float(t["demand_tokens"]) if t is not None else 0.0
+            served = float(t["served_tokens"]) if t is not None else 0.0
+            rows.append({
+                "scenario": s, "probability": self.data.probability[s],
+                "npv_usd": float(costs.loc[s, "npv_usd"]), "nominal_usd": float(costs.loc[s, "nominal_usd"]),
+                "on_demand_cost_usd": float(od.get(s, 0.0)), "demand_tokens": demand, "served_tokens": served,
+                "served_share": served / demand if demand > 0 else math.nan,
+                "throttled_tokens": float(t["throttled_tokens"]) if t is not None else 0.0,
+                "unserved_tokens": float(t["unserved_tokens"]) if t is not None else 0.0,
+                "revenue_lost_usd": float(t["throttling_cost_usd"]) if t is not None else 0.0,
+                "credits_expired_usd": float(credits.get(s, 0.0)),
+                "mean_utilisation": float(util.get(s, math.nan)),
+                "peak_power_share": float(peak.get(s, math.nan)),
+            })
+        return _frame(rows, ["scenario", "probability", "npv_usd", "nominal_usd", "on_demand_cost_usd",
+                             "demand_tokens", "served_tokens", "served_share", "throttled_tokens", "unserved_tokens",
+                             "revenue_lost_usd", "credits_expired_usd", "mean_utilisation", "peak_power_share"])
+
+    # ---- figures -------------------------------------------------------------------------------
+    def lease_commitment_usd(self: PlanResult) -> float:
+        """Every payment of the new leases, upfront included, also after the horizon (undiscounted)."""
+        return float(self.leases()["total_commitment_usd"].sum())
+
+    def gpus_leased(self: PlanResult) -> int:
+        """GPUs in all new lease blocks."""
+        return int(self.leases()["gpus"].sum())
+
+    def expected_credits_wasted_usd(self: PlanResult) -> float:
+        """Credits expected (probability-weighted) to expire unused inside the horizon."""
+        summary = self.credit_summary()
+        if summary.empty:
+            return 0.0
+        return float((summary["expired_unused_usd"] * summary["scenario"].map(self.data.probability)).sum())
+
+    def key_figures(self: PlanResult) -> pd.DataFrame:
+        """The solve in figures: item, value, unit (status, costs, bound, gap, leases, times, horizon)."""
+        rows: list[tuple[str, Any, str]] = [("Status", self.status, ""), ("Solver message", self.message, "")]
+        if self.has_plan:
+            rows += [("Objective (NPV)", self.objective_usd, "USD"),
+                     ("Expected cost (NPV, probability-weighted)", self.expected_cost_usd, "USD")]
+            if self.cvar_usd is not None:
+                rows.append(("CVaR of cost (NPV)", self.cvar_usd, "USD"))
+            rows += [("Best bound (NPV)", self.best_bound_usd, "USD"), ("MIP gap", self.finite_gap(), "%"),
+                     ("New lease commitment (all payments)", self.lease_commitment_usd(), "USD"),
+                     ("New GPUs leased (all blocks)", self.gpus_leased(), "GPUs")]
+        labels = self.problem.month_labels
+        rows += [("Solve time", self.timings.get("solve_seconds"), "seconds"),
+                 ("Model build time", self.timings.get("build_seconds"), "seconds"),
+                 ("Horizon", f"{labels[0]} to {labels[-1]} ({self.problem.settings.months} months)", "")]
+        return _frame(({"item": i, "value": v, "unit": u} for i, v, u in rows), ["item", "value", "unit"])
+
+    def model_size(self: PlanResult) -> pd.DataFrame:
+        """Variables, constraints, integer variables and the time of each step: item, value, unit."""
+        rows = [("Variables", self.num_variables, ""), ("Constraints", self.num_constraints, ""),
+                ("Integer variables", self.num_integer_variables, "")]
+        rows += [(f"{key.replace('_seconds', '').capitalize()} time", value, "seconds")
+                 for key, value in self.timings.items()]
+        return _frame(({"item": i, "value": v, "unit": u} for i, v, u in rows), ["item", "value", "unit"])
+
+    def throughput_as_modelled(self: PlanResult) -> pd.DataFrame:
+        """Tokens per second per GPU for every allowed (GPU type, workload), and where it came from."""
+        problem = self.problem
+        rows = []
+        for w in problem.workloads:
+            for g in problem.allowed_gpu_types(w):
+                given = next((t for t in problem.throughput if t.gpu_type == g and t.workload == w.name), None)
+                tps = problem.tokens_per_second_per_gpu(g, w.name)
+                source = ("given" if given is not None and given.tokens_per_second_per_gpu is not None
+                          else "from Throughput mfu" if given is not None else "from Settings default_mfu")
+                rows.append({"gpu_type": g, "workload": w.name, "tokens_per_second_per_gpu": tps,
+                             "source": source if tps else "no throughput: not used"})
+        return _frame(rows, ["gpu_type", "workload", "tokens_per_second_per_gpu", "source"])
+
+    def tables(self: PlanResult) -> dict[str, pd.DataFrame]:
+        """Every table the plan report shows, by method name (empty tables without a plan)."""
+        return {name: getattr(self, name)() for name in REPORT_TABLES}
+
+    # ---- in words ------------------------------------------------------------------------------
+    def warnings(self: PlanResult) -> list[str]:
+        """Plain-language warnings a reader must see: stopped early, unserved demand, wasted credits..."""
+        out: list[str] = []
+        settings = self.problem.settings
+        gap = self.finite_gap()
+        if self.status == "time_limit":
+            gap_text = f"{gap:.2%}" if gap is not None else "unknown"
+            out.append(f"The solver stopped at the time limit: this plan is the best found, up to {gap_text} "
+                       f"above the best possible cost (best bound {money(self.best_bound_usd)}).")
+        elif self.status == "infeasible":
+            out.append("No plan: the model is infeasible; the reasons found are listed under 'Why there is no plan'.")
+        elif not self.has_plan:
+            out.append(f"No plan: status {self.status} ({self.message or 'no message'}).")
+        if gap is not None and gap > settings.mip_gap * (1 + 1e-9) and self.status == "optimal":
+            out.append(f"MIP gap {gap:.2%} is above the requested {settings.mip_gap:.2%}.")
+        if not self.has_plan:
+            return out
+        if settings.cvar_weight > 0:
+            out.append(f"The objective blends expected cost with CVaR (weight {settings.cvar_weight:.0%}, "
+                       f"alpha {settings.cvar_alpha:.0%}); it is not the expected cost.")
+        tokens = self.tokens()
+        if not tokens.empty:
+            by = tokens.groupby("scenario")[["demand_tokens", "unserved_tokens", "throttled_tokens"]].sum()
+            for s, row in by.iterrows():
+                if row["demand_tokens"] > 0 and row["unserved_tokens"] > 1e-6 * row["demand_tokens"]:
+                    out.append(f"Scenario {s}: {row['unserved_tokens'] / row['demand_tokens']:.1%} of demand "
+                               f"({row['unserved_tokens']:,.0f} tokens) is left unserved.")
+        credits = self.credit_summary()
+        if not credits.empty:
+            weights = credits["scenario"].map(self.data.probability)
+            wasted = (credits["expired_unused_usd"] * weights).groupby(credits["credit_id"]).sum()
+            for credit, value in wasted.items():
+                if value > 0.5:
+                    out.append(f"Credit {credit}: {money(value)} expected to expire unused.")
+        power = self.power()
+        if not power.empty:
+            at_cap = power[power["share_of_cap"] >= 0.999]
+            for site, rows in at_cap.groupby("site"):
+                out.append(f"Site {site} runs at its power cap in {len(rows)} scenario-months.")
+        last = self.problem.month_labels[-1]
+        leases = self.leases()
+        beyond = leases[leases["end_month"] > last]
+        if not beyond.empty:
+            counted = "counted in" if settings.count_payments_beyond_horizon else "NOT counted in"
+            out.append(f"{len(beyond)} lease(s) run past the horizon end {last}; payments after it are {counted} "
+                       "the NPV.")
+        if not self.duals:
+            out.append("Marginal values are not available for this run.")
+        return out
+
+    def assumptions(self: PlanResult) -> list[str]:
+        """How to read the numbers: money, discounting, horizon, take-or-pay, credits, utilisation."""
+        s = self.problem.settings
+        lines = [
+            f"Money in nominal US dollars; NPV discounts month t by (1 + {s.discount_rate_per_year:.2%})^(-t/12) "
+            f"to {s.first_month}.",
+            f"Horizon: {s.months} months from {s.first_month}; {s.hours_per_month:g} billable hours per month.",
+            "Lease blocks are take-or-pay for the whole term; upfront payments fall in the start month.",
+            "Lease payments after the horizon are "
+            + ("counted (take-or-pay)." if s.count_payments_beyond_horizon else "not counted."),
+            "First-stage costs (leases, upfront, existing commitments) are the same in every scenario; "
+            "on-demand, credits, throttling, unserved demand and goodwill depend on the scenario.",
+            "Credits appear as negative costs (they pay eligible spend).",
+            "Utilisation = GPUs serving / GPUs installed (committed); usable = installed x availability factor; "
+            "idle = installed - serving (paid for, not serving), which includes the unavailable share.",
+            "Marginal values are duals of the LP with every integer decision fixed at the plan, per unit, in "
+            "nominal USD of the month and scenario.",
+        ]
+        if not self.problem.policies:
+            lines.append("No rate-limit policies given: one implicit policy without limits is in force.")
+        return lines
