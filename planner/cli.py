@@ -54,9 +54,9 @@ def _print_input_error(error: InputError) -> None:
     _print_issues(error.issues)
 
 
-def _print_notes(details: LoadDetails) -> None:
+def _print_notes(details: LoadDetails, *, absent: bool = True) -> None:
     """What the input leaves out and what may spoil the solve, on stderr (stdout may be JSON)."""
-    if details.absent_tables:
+    if absent and details.absent_tables:
         err_console.print(Text("Not in the workbook (optional, taken as empty): " + ", ".join(details.absent_tables),
                                style="yellow"), soft_wrap=True, highlight=False)
     if details.warnings:
@@ -196,7 +196,7 @@ def solve(
     except InputError as error:
         fail_input(error)
     problem = details.problem
-    _print_notes(details)
+    _print_notes(details, absent=False)  # the summary and the JSON list the absent tables
     report_path = None if no_report else (output or Path("reports") / f"{path.stem}-plan.xlsx")
     if report_path is not None:
         from planner.report import check_report_path

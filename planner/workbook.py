@@ -10,14 +10,12 @@ collected into one :class:`InputError` whose issues name their cell, e.g. ``Leas
 
 from __future__ import annotations
 
-import contextlib
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from openpyxl.utils import get_column_letter, range_boundaries
 from pydantic import BaseModel, ValidationError
 
 from planner.columns import (
@@ -33,31 +31,11 @@ from planner.columns import (
 from planner.errors import InputError, InputIssue, describe
 from planner.numerics import ScalingWarning, check_scaling
 from planner.schema import TABLE_FIELD, TABLES, Problem, Record, Settings, cross_table_issues
-from planner.table_finder import locate_tables
+from planner.sheet_tables import SheetTable, is_blank, locate_tables, read_table
 from planner.template import SPARE_ROWS, build_workbook, required_sheets, save_atomically
-from planner.xlsx_reader import FILE, DamagedCell, SheetGrid, TablePart, read_workbook
+from planner.xlsx_reader import FILE, read_workbook
 
 _SETTINGS_REQUIRED = ("parameter", "value")
-
-
-@dataclass
-class SheetTable:
-    """One table as read from its sheet: where it is, and its non-blank rows with their sheet rows."""
-
-    name: str
-    sheet: str
-    header_row: int
-    columns: dict[str, int]
-    rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
-    bad_rows: set[int] = field(default_factory=set)
-
-    def cell(self, column: str, row: int | None) -> str:
-        """``C7`` for a column and sheet row; the header cell when ``row`` is None; ``7:7`` when the
-        column is not in the sheet (an optional column the user left out)."""
-        row = self.header_row if row is None else row
-        if column in self.columns:
-            return f"{get_column_letter(self.columns[column])}{row}"
-        return f"{row}:{row}"
 
 
 @dataclass
@@ -215,136 +193,12 @@ def _read_workbook(path: Path, collector: _Collector) -> dict[str, SheetTable]:
     tables: dict[str, SheetTable] = {}
     for name, (sheet, table_part) in placement.found.items():
         headers, required_headers = expected[name]
-        table = _read_table(name, sheet, table_part, headers, required_headers, collector)
+        table = read_table(name, sheet, table_part, headers, required_headers, collector.issues)
         if table is None:
             collector.unreadable.add(name)
         else:
             tables[name] = table
     return tables
-
-
-def _is_blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _table_range(sheet: SheetGrid, table_part: TablePart | None) -> tuple[int, int, int, int, bool]:
-    """(first column, header row, last column, last data row, whether rows typed below count) within
-    the cells the sheet holds; without a Table (or with a malformed range), the header is row 1 and
-    every column counts. Below a totals row, nothing more belongs to the table."""
-    first_col, header_row, last_col, last_row = 1, 1, sheet.max_column, sheet.max_row
-    totals = 0
-    with contextlib.suppress(TypeError, ValueError):
-        if table_part is not None and table_part.ref:
-            first_col, header_row, last_col, last_row = range_boundaries(table_part.ref)
-            totals = max(table_part.totals_rows, 0)
-            last_row -= totals
-    # Never trust a table range beyond the cells the sheet actually holds.
-    last_col = min(last_col or 0, sheet.max_column)
-    header_row = min(header_row or 1, max(sheet.max_row, 1))
-    # A column typed right next to the table (which did not grow to include it) still counts.
-    while last_col < sheet.max_column and not _is_blank(sheet.value(header_row, last_col + 1)):
-        last_col += 1
-    return first_col or 1, header_row, last_col, last_row or sheet.max_row, totals == 0
-
-
-def _data_rows(sheet: SheetGrid, header_row: int, last_row: int, first_col: int, last_col: int,
-               grows: bool) -> Iterator[tuple[int, list[Any], set[int]]]:
-    """(sheet row, values from first_col to last_col, columns holding a formula) of each non-blank
-    row under the header: every row of the table, then (if it ``grows``) rows typed below it up to the
-    first blank row. Only rows holding something are visited, however far the formatting reaches."""
-    next_below = last_row + 1
-    for row_number in sorted(row for row in sheet.cells if row > header_row):
-        if row_number > last_row and (row_number != next_below or not grows):
-            return  # below the table, a blank row ends it
-        cells = sheet.cells[row_number]
-        values = [cells.get(column) for column in range(first_col, last_col + 1)]
-        formulas = {column for column in cells if (row_number, column) in sheet.formulas
-                    and first_col <= column <= last_col}
-        if all(_is_blank(value) for value in values) and not formulas:
-            if row_number > last_row:
-                return
-            continue
-        next_below = row_number + 1
-        yield row_number, values, formulas
-
-
-def _read_table(
-    name: str,
-    sheet: SheetGrid,
-    table_part: TablePart | None,
-    headers: tuple[str, ...],
-    required_headers: tuple[str, ...],
-    collector: _Collector,
-) -> SheetTable | None:
-    title = sheet.title
-    first_col, header_row, last_col, last_row, grows = _table_range(sheet, table_part)
-    if last_col < first_col:
-        collector.add(title, "", "an empty header row", "column headers: " + ", ".join(headers),
-                      cell=f"{get_column_letter(first_col)}{header_row}")
-        return None
-
-    known = {header.lower(): header for header in headers}
-    column_of: dict[str, int] = {}
-    ignored: dict[int, str] = {}  # column index -> why its data is not read
-    for index in range(first_col, last_col + 1):
-        raw = sheet.value(header_row, index)
-        cell = f"{get_column_letter(index)}{header_row}"
-        text = "" if _is_blank(raw) else str(raw).strip()
-        header = known.get(text.lower())
-        if not text:
-            ignored[index] = "blank"
-        elif header is None:
-            ignored[index] = "unknown"
-            collector.add(title, text, describe(raw), "one of the column names " + ", ".join(headers), cell=cell)
-        elif header in column_of:
-            ignored[index] = "duplicate"
-            collector.add(title, header, f"a second {header} column", "each column once", cell=cell)
-        else:
-            column_of[header] = index
-    header_at = {index: header for header, index in column_of.items()}
-    table = SheetTable(name, title, header_row, column_of)
-    for header in required_headers:
-        if header not in column_of:
-            collector.add(title, header, "no such column", f"a column headed {header} (required)",
-                          cell=f"{get_column_letter(last_col + 1)}{header_row}")
-
-    blank_header_with_data: set[int] = set()
-    table_end = header_row
-    for row_number, cached, formulas in _data_rows(sheet, header_row, last_row, first_col, last_col, grows):
-        table_end = row_number
-        values: dict[str, Any] = {}
-        for offset, value in enumerate(cached):
-            index = first_col + offset
-            if index in ignored:
-                if ignored[index] == "blank" and not _is_blank(value):
-                    blank_header_with_data.add(index)
-                continue
-            header = header_at[index]
-            cell = f"{get_column_letter(index)}{row_number}"
-            if isinstance(value, DamagedCell):
-                collector.add(title, header, str(value), "a value typed again (this cell of the file is damaged)",
-                              cell=cell)
-                table.bad_rows.add(row_number)
-            elif index in formulas and value is None:
-                collector.add(title, header, "a formula with no saved value",
-                              "a value (open and save the file in Excel, or type the value)", cell=cell)
-                table.bad_rows.add(row_number)
-            values[header] = value
-        table.rows.append((row_number, values))
-    for index in sorted(blank_header_with_data):
-        collector.add(title, "", "values under a blank header", "a column name: " + ", ".join(headers),
-                      cell=f"{get_column_letter(index)}{header_row}")
-
-    for merged in sheet.merged:
-        try:
-            min_col, min_row, max_col, max_row = range_boundaries(merged)
-        except (TypeError, ValueError):
-            continue
-        if max_row >= header_row and min_row <= table_end and max_col >= first_col and min_col <= last_col:
-            header = header_at.get(min_col, "")
-            collector.add(title, header, f"merged cells {merged}", "one value per cell (unmerge them)", cell=merged)
-            table.bad_rows.update(range(max(min_row, header_row + 1), max_row + 1))
-    return table
 
 
 # ---- rows to records ----------------------------------------------------------------------------
@@ -353,7 +207,7 @@ def _read_table(
 def _prepare(column: Column, value: Any) -> Any:
     """Excel's types to what the schema expects: 3.0 is a whole number, 12 is a name, TRUE is not a
     price. Anything else is left to pydantic, which reports it."""
-    if _is_blank(value):
+    if is_blank(value):
         return None
     if column.kind in ("int", "float") and isinstance(value, bool):
         return str(value).upper()  # not a number: fails validation with the number message
@@ -439,9 +293,9 @@ def _settings(table: SheetTable | None, collector: _Collector) -> tuple[Settings
         last_row = row_number
         parameter, value = row.get("parameter"), row.get("value")
         parameter_cell = table.cell("parameter", row_number)
-        key = "" if _is_blank(parameter) else str(parameter).strip().lower()
+        key = "" if is_blank(parameter) else str(parameter).strip().lower()
         if not key:
-            if not _is_blank(value):
+            if not is_blank(value):
                 collector.add(table.sheet, "parameter", "empty", "a parameter name", cell=parameter_cell)
             continue
         if key not in by_name:

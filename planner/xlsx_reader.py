@@ -27,8 +27,6 @@ import stat
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 from xml.etree.ElementTree import Element, ParseError
@@ -38,9 +36,23 @@ from defusedxml.ElementTree import iterparse
 from openpyxl.cell.text import Text
 from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format, is_timedelta_format
 from openpyxl.utils.cell import coordinate_to_tuple
-from openpyxl.utils.datetime import MAC_EPOCH, WINDOWS_EPOCH, from_excel, from_ISO8601
+from openpyxl.utils.datetime import MAC_EPOCH, WINDOWS_EPOCH
 
 from planner.errors import InputError, InputIssue
+from planner.xlsx_cells import (
+    CELL_TAG,
+    MAIN_NS,
+    ROW_TAG,
+    CellDecoder,
+    DamagedCell,
+    SheetGrid,
+    TablePart,
+    merged_ranges,
+    short_error,
+    value_cells,
+)
+
+__all__ = ["FILE", "DamagedCell", "SheetGrid", "TablePart", "fail", "read_file", "read_workbook"]
 
 MAX_FILE_BYTES = 50 * 1024**2
 """Largest input file read; counted while reading (a device reports size 0 and never ends)."""
@@ -58,63 +70,11 @@ MAX_STRUCTURE_PART_BYTES = 20 * 1024**2
 """Largest workbook, relationship, style or table part parsed whole."""
 
 FILE = "file"
-MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
-_DOC_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _READ_CHUNK_BYTES = 1024**2
 _NOT_XLSX = "an .xlsx workbook (not a renamed CSV or .xls, a password-protected or a damaged file)"
 _DAMAGED = "a workbook saved by Excel or LibreOffice as .xlsx"
 _ROOT_TAG = re.compile(rb"<(\w+:)?worksheet[\s>]")
 _UNSAFE_XML = (b"<!DOCTYPE", b"<!ENTITY")
-
-
-@dataclass(frozen=True)
-class DamagedCell:
-    """A cell whose stored value cannot be decoded (the reader says why; the cell keeps its address)."""
-
-    reason: str
-
-    def __str__(self) -> str:
-        return f"a damaged cell ({self.reason})"
-
-
-@dataclass(frozen=True)
-class TablePart:
-    """An Excel Table: its names, its range (``A1:F9``) and its header and totals row counts."""
-
-    name: str
-    display_name: str
-    ref: str
-    header_rows: int = 1
-    totals_rows: int = 0
-
-
-@dataclass
-class SheetGrid:
-    """One worksheet as read: the cells holding a value, formula cells, merged ranges and Tables."""
-
-    title: str
-    cells: dict[int, dict[int, Any]] = field(default_factory=dict)
-    """Row -> column -> value (1-based), only for cells holding a value or a formula."""
-    formulas: set[tuple[int, int]] = field(default_factory=set)
-    merged: list[str] = field(default_factory=list)
-    tables: list[TablePart] = field(default_factory=list)
-
-    def add(self, row: int, column: int, value: Any, is_formula: bool) -> None:
-        self.cells.setdefault(row, {})[column] = value
-        if is_formula:
-            self.formulas.add((row, column))
-
-    def value(self, row: int, column: int) -> Any:
-        return self.cells.get(row, {}).get(column)
-
-    @property
-    def max_row(self) -> int:
-        return max(self.cells, default=0)
-
-    @property
-    def max_column(self) -> int:
-        return max((max(columns) for columns in self.cells.values() if columns), default=0)
 
 
 def fail(path: Path, found: str, expected: str) -> InputError:
@@ -234,9 +194,9 @@ class _Package:
         except KeyError:
             raise self.damaged(f"part {name} is missing") from None
         except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError) as error:
-            raise self.damaged(f"part {name}: {_short(error)}") from None
+            raise self.damaged(f"part {name}: {short_error(error)}") from None
         except (OSError, RuntimeError) as error:  # encrypted or unreadable members
-            raise fail(self.path, f"an archive that cannot be read ({_short(error)})", _NOT_XLSX) from None
+            raise fail(self.path, f"an archive that cannot be read ({short_error(error)})", _NOT_XLSX) from None
         if data is None:
             raise fail(self.path, f"part {name} larger than {limit / 1024**2:.0f} MB uncompressed",
                        "a smaller workbook (refused as unsafe)")
@@ -255,7 +215,7 @@ class _Package:
             raise fail(self.path, "XML entity or DTD declarations",
                        "a workbook without them (refused as unsafe)") from None
         except (ParseError, ValueError) as error:
-            raise self.damaged(f"{label or 'part ' + name}: {_short(error)}") from None
+            raise self.damaged(f"{label or 'part ' + name}: {short_error(error)}") from None
 
     def relationships(self, part: str) -> list[tuple[str, str, str]]:
         """(id, type, target part) of a part's relationships; [] when it has none."""
@@ -292,7 +252,7 @@ class _Package:
         by_id = {rel_id: (kind, target) for rel_id, kind, target in rels}
         strings_part = next((t for _, kind, t in rels if kind.endswith("/sharedStrings")), None)
         styles_part = next((t for _, kind, t in rels if kind.endswith("/styles")), None)
-        decoder = _Decoder(self._shared_strings(strings_part), *self._date_styles(styles_part), epoch)
+        decoder = CellDecoder(self._shared_strings(strings_part), *self._date_styles(styles_part), epoch)
         grids = []
         for title, rel_id in titles:
             if rel_id not in by_id:
@@ -334,7 +294,7 @@ class _Package:
                 elif event == "end" and tag == "numFmt":
                     custom[int(element.get("numFmtId", -1))] = element.get("formatCode", "")
         except (ParseError, ValueError) as error:
-            raise self.damaged(f"part {part}: {_short(error)}") from None
+            raise self.damaged(f"part {part}: {short_error(error)}") from None
         formats = [custom.get(number, BUILTIN_FORMATS.get(number)) for number in style_formats]
         dates = frozenset(i for i, fmt in enumerate(formats) if is_date_format(fmt))
         durations = frozenset(i for i, fmt in enumerate(formats) if fmt and is_timedelta_format(fmt))
@@ -349,25 +309,24 @@ class _Package:
                 if _local(element.tag) == "table":
                     tables.append(TablePart(
                         name=element.get("name", ""), display_name=element.get("displayName", ""),
-                        ref=element.get("ref", ""), header_rows=_int(element.get("headerRowCount"), 1),
-                        totals_rows=_int(element.get("totalsRowCount"), 0),
+                        ref=element.get("ref", ""), totals_rows=_int(element.get("totalsRowCount"), 0),
                     ))
         return tables
 
     # ---- one worksheet --------------------------------------------------------------------------
 
-    def _sheet(self, title: str, part: str, decoder: _Decoder) -> SheetGrid:
+    def _sheet(self, title: str, part: str, decoder: CellDecoder) -> SheetGrid:
         data = self.read(part)
         grid = SheetGrid(title, tables=self._tables(part))
         root = _ROOT_TAG.search(data)
         if root is None:
             raise self.damaged(f"sheet {title!r} has no worksheet element")
         prefix = root.group(1) or b""
-        grid.merged = _merged_ranges(data, prefix)
+        grid.merged = merged_ranges(data, prefix)
         if len(grid.merged) > MAX_MERGED_RANGES:
             raise fail(self.path, f"{len(grid.merged):,} merged ranges on sheet {title!r}",
                        f"at most {MAX_MERGED_RANGES:,} (refused as unsafe)")
-        fragments = _value_cells(data, prefix)
+        fragments = value_cells(data, prefix)
         self._spend_cells(len(fragments))
         if not fragments:
             return grid
@@ -384,9 +343,9 @@ class _Package:
         return grid
 
     def _cells(self, title: str, part: str, document: bytes,
-               decoder: _Decoder) -> Iterator[tuple[int | None, int, Any, bool]]:
+               decoder: CellDecoder) -> Iterator[tuple[int | None, int, Any, bool]]:
         for element in self.elements(part, document, label=f"sheet {title!r}"):
-            if element.tag == _CELL_TAG:
+            if element.tag == CELL_TAG:
                 address = element.get("r")
                 if not address:
                     yield None, 0, None, False
@@ -395,15 +354,15 @@ class _Package:
                 element.clear()
 
     def _sheet_in_order(self, grid: SheetGrid, part: str, data: bytes | bytearray, prefix: bytes,
-                        decoder: _Decoder) -> SheetGrid:
+                        decoder: CellDecoder) -> SheetGrid:
         self._spend_cells(data.count(b"<" + prefix + b"c"))  # an upper bound: every cell, blank or not
         row = column = 0
         source = io.BytesIO(data)
         try:
             for event, element in iterparse(source, events=("start", "end"), forbid_dtd=True):
-                if event == "start" and element.tag == _ROW_TAG:
+                if event == "start" and element.tag == ROW_TAG:
                     row, column = _int(element.get("r"), row + 1), 0
-                elif event == "end" and element.tag == _CELL_TAG:
+                elif event == "end" and element.tag == CELL_TAG:
                     address = element.get("r")
                     row, column = self._address(grid.title, address) if address else (row, column + 1)
                     value, is_formula = decoder.decode(element)
@@ -411,7 +370,7 @@ class _Package:
                         grid.add(row, column, value, is_formula)
                     element.clear()
         except (ParseError, ValueError) as error:
-            raise self.damaged(f"sheet {grid.title!r}: {_short(error)}") from None
+            raise self.damaged(f"sheet {grid.title!r}: {short_error(error)}") from None
         return grid
 
     def _address(self, title: str, address: str) -> tuple[int, int]:
@@ -427,110 +386,6 @@ class _Package:
                        f"at most {MAX_CELLS:,} (refused as unsafe: an input workbook holds a few thousand)")
 
 
-_CELL_TAG = f"{{{MAIN_NS}}}c"
-_ROW_TAG = f"{{{MAIN_NS}}}row"
-_CELL_END = b" \t\r\n>/"
-
-
-@cache
-def _value_tag(prefix: bytes) -> re.Pattern[bytes]:
-    return re.compile(rb"<" + re.escape(prefix) + rb"(?:v|f|is)[\s/>]")
-
-
-def _value_cells(data: bytes | bytearray, prefix: bytes) -> list[bytes]:
-    """The ``<c>`` elements that hold a value, a formula or an inline string, as byte fragments.
-
-    One scan for the value tags, then for each the enclosing cell: work grows with the cells that hold
-    something, not with blank rows or formatted but empty cells, however many there are.
-    """
-    start = data.find(b"<" + prefix + b"sheetData")
-    stop = data.rfind(b"</" + prefix + b"sheetData>")
-    if start < 0 or stop < start:
-        return []
-    open_tag, close_tag = b"<" + prefix + b"c", b"</" + prefix + b"c>"
-    fragments = []
-    cell_end = -1
-    for match in _value_tag(prefix).finditer(data, start, stop):
-        if match.start() < cell_end:
-            continue  # another value tag of the same cell
-        cell_start = data.rfind(open_tag, start, match.start())
-        while cell_start >= 0 and data[cell_start + len(open_tag):cell_start + len(open_tag) + 1] not in _CELL_END:
-            cell_start = data.rfind(open_tag, start, cell_start)  # <col..., <color...: not a cell
-        cell_end = data.find(close_tag, match.start(), stop)
-        if cell_start < 0 or cell_end < 0:
-            fragments.append(data[match.start():stop])  # unbalanced: parsing it reports a damaged sheet
-            break
-        cell_end += len(close_tag)
-        fragments.append(data[cell_start:cell_end])
-    return fragments
-
-
-def _merged_ranges(data: bytes | bytearray, prefix: bytes) -> list[str]:
-    pattern = rb"<" + re.escape(prefix) + rb'mergeCell\s[^>]*?\bref\s*=\s*["\']([^"\']*)["\']'
-    return [ref.decode("ascii", "replace") for ref in re.findall(pattern, data)]
-
-
-# ---- cell values ----------------------------------------------------------------------------------
-
-
-class _Decoder:
-    """Turns a ``<c>`` element into the value Excel shows (as openpyxl would) and whether it is a formula."""
-
-    def __init__(self, strings: list[str], dates: frozenset[int], durations: frozenset[int], epoch: Any) -> None:
-        self.strings = strings
-        self.dates = dates
-        self.durations = durations
-        self.epoch = epoch
-
-    def decode(self, cell: Element) -> tuple[Any, bool]:
-        is_formula = cell.find(f"{{{MAIN_NS}}}f") is not None
-        kind = cell.get("t", "n")
-        if kind == "inlineStr":
-            child = cell.find(f"{{{MAIN_NS}}}is")
-            return (Text.from_tree(child).content if child is not None else None), is_formula
-        text = cell.findtext(f"{{{MAIN_NS}}}v")
-        if not text:
-            return None, is_formula
-        try:
-            return self._typed(kind, text, cell.get("s")), is_formula
-        except (ValueError, TypeError, OverflowError, IndexError) as error:
-            return DamagedCell(f"{kind!r} value {text[:40]!r}: {_short(error)}"), is_formula
-
-    def _typed(self, kind: str, text: str, style: str | None) -> Any:
-        if kind == "n":
-            number = _number(text)
-            style_index = int(style) if style else 0
-            if style_index in self.dates and isinstance(number, int | float) and number == number:
-                try:
-                    return from_excel(number, self.epoch, timedelta=style_index in self.durations)
-                except (OverflowError, ValueError):
-                    return number  # a date format on a number no date can have: show the number
-            return number
-        if kind == "s":
-            index = int(text)
-            if not 0 <= index < len(self.strings):
-                raise IndexError(f"shared string {index} of {len(self.strings)}")
-            return self.strings[index]
-        if kind == "b":
-            return bool(int(text))
-        if kind in ("e", "str"):
-            return text
-        if kind == "d":
-            return from_ISO8601(text)
-        raise ValueError(f"unknown cell type {kind!r}")
-
-
-def _number(text: str) -> int | float:
-    """A stored number as openpyxl reads it (int unless it has a point or an exponent); NaN and
-    infinities are kept as floats so that validation names the cell."""
-    if "." in text or "e" in text or "E" in text:
-        return float(text)
-    try:
-        return int(text)
-    except ValueError:
-        return float(text)
-
-
 # ---- helpers ------------------------------------------------------------------------------------
 
 
@@ -543,8 +398,3 @@ def _int(text: str | None, default: int) -> int:
         return int(text) if text is not None else default
     except ValueError:
         return default
-
-
-def _short(error: BaseException) -> str:
-    message = " ".join(str(error).split())[:120]
-    return f"{type(error).__name__}: {message}" if message else type(error).__name__
