@@ -2,7 +2,7 @@
 
 Reading is defensive because a finance workbook is typed by hand and may come from anywhere:
 :mod:`planner.xlsx_reader` reads the file safely (regular files only, capped reads, zip-bomb and XML
-entity checks, work bounded by the cells that hold a value); :mod:`planner.table_finder` finds each
+entity checks, work bounded by the cells that hold a value); :mod:`planner.sheet_tables` finds each
 table by its sheet or Table name and refuses to guess; every row is validated on its own; the input's
 numerical scaling is checked (:mod:`planner.numerics`); and every problem found in any sheet is
 collected into one :class:`InputError` whose issues name their cell, e.g. ``LeaseOffers!F3``.

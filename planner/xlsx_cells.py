@@ -13,12 +13,25 @@ from functools import cache
 from typing import Any
 from xml.etree.ElementTree import Element
 
-from openpyxl.cell.text import Text
 from openpyxl.utils.datetime import from_excel, from_ISO8601
 
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 CELL_TAG = f"{{{MAIN_NS}}}c"
 ROW_TAG = f"{{{MAIN_NS}}}row"
+_TEXT_TAG = f"{{{MAIN_NS}}}t"
+_RUN_TAG = f"{{{MAIN_NS}}}r"
+
+
+def plain_text(string_item: Element) -> str:
+    """The text of a string item (``<si>`` or ``<is>``): its ``<t>`` and the ``<t>`` of each rich-text
+    run, without formatting or phonetic guides (what openpyxl's ``Text.content`` gives, faster)."""
+    parts = []
+    for child in string_item:
+        if child.tag == _TEXT_TAG:
+            parts.append(child.text or "")
+        elif child.tag == _RUN_TAG:
+            parts.extend(text.text or "" for text in child.iter(_TEXT_TAG))
+    return "".join(parts)
 
 
 @dataclass(frozen=True)
@@ -124,7 +137,7 @@ class CellDecoder:
         kind = cell.get("t", "n")
         if kind == "inlineStr":
             child = cell.find(f"{{{MAIN_NS}}}is")
-            return (Text.from_tree(child).content if child is not None else None), is_formula
+            return (plain_text(child) if child is not None else None), is_formula
         text = cell.findtext(f"{{{MAIN_NS}}}v")
         if not text:
             return None, is_formula

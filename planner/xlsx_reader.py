@@ -33,7 +33,6 @@ from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
-from openpyxl.cell.text import Text
 from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format, is_timedelta_format
 from openpyxl.utils.cell import coordinate_to_tuple
 from openpyxl.utils.datetime import MAC_EPOCH, WINDOWS_EPOCH
@@ -48,6 +47,7 @@ from planner.xlsx_cells import (
     SheetGrid,
     TablePart,
     merged_ranges,
+    plain_text,
     short_error,
     value_cells,
 )
@@ -272,7 +272,7 @@ class _Package:
         strings = []
         for element in self.elements(part, data):
             if element.tag == f"{{{MAIN_NS}}}si":
-                strings.append(Text.from_tree(element).content.replace("x005F_", ""))
+                strings.append(plain_text(element).replace("x005F_", ""))
                 element.clear()
         return strings
 
