@@ -235,14 +235,14 @@ def read_table(
     """The table ``name`` from its sheet: headers checked (unknown, repeated, missing), its rows, and the
     cells that cannot be read (merged, damaged, formulas without a value), each added to ``issues``."""
 
-    def add(sheet: str, column: str, found: str, expected: str, cell: str | None = None) -> None:
-        issues.append(InputIssue(sheet, column, found, expected, cell=cell))
+    def add(where: str, column: str, found: str, expected: str, cell: str | None = None) -> None:
+        issues.append(InputIssue(where, column, found, expected, cell=cell))
 
     title = sheet.title
     first_col, header_row, last_col, last_row, grows = _table_range(sheet, table_part)
     if last_col < first_col:
         add(title, "", "an empty header row", "column headers: " + ", ".join(headers),
-                      cell=f"{get_column_letter(first_col)}{header_row}")
+            cell=f"{get_column_letter(first_col)}{header_row}")
         return None
 
     known = {header.lower(): header for header in headers}
@@ -268,7 +268,7 @@ def read_table(
     for header in required_headers:
         if header not in column_of:
             add(title, header, "no such column", f"a column headed {header} (required)",
-                          cell=f"{get_column_letter(last_col + 1)}{header_row}")
+                cell=f"{get_column_letter(last_col + 1)}{header_row}")
 
     blank_header_with_data: set[int] = set()
     table_end = header_row
@@ -285,17 +285,17 @@ def read_table(
             cell = f"{get_column_letter(index)}{row_number}"
             if isinstance(value, DamagedCell):
                 add(title, header, str(value), "a value typed again (this cell of the file is damaged)",
-                              cell=cell)
+                    cell=cell)
                 table.bad_rows.add(row_number)
             elif index in formulas and value is None:
                 add(title, header, "a formula with no saved value",
-                              "a value (open and save the file in Excel, or type the value)", cell=cell)
+                    "a value (open and save the file in Excel, or type the value)", cell=cell)
                 table.bad_rows.add(row_number)
             values[header] = value
         table.rows.append((row_number, values))
     for index in sorted(blank_header_with_data):
         add(title, "", "values under a blank header", "a column name: " + ", ".join(headers),
-                      cell=f"{get_column_letter(index)}{header_row}")
+            cell=f"{get_column_letter(index)}{header_row}")
 
     for merged in sheet.merged:
         try:
@@ -305,5 +305,5 @@ def read_table(
         if max_row >= header_row and min_row <= table_end and max_col >= first_col and min_col <= last_col:
             header = header_at.get(min_col, "")
             add(title, header, f"merged cells {merged}", "one value per cell (unmerge them)", cell=merged)
-            table.bad_rows.update(range(max(min_row, header_row + 1), max_row + 1))
+            table.bad_rows.update(row for row, _ in table.rows if min_row <= row <= max_row)
     return table

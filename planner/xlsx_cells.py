@@ -90,8 +90,9 @@ def _value_tag(prefix: bytes) -> re.Pattern[bytes]:
     return re.compile(rb"<" + re.escape(prefix) + rb"(?:v|f|is)[\s/>]")
 
 
-def value_cells(data: bytes | bytearray, prefix: bytes) -> list[bytes]:
-    """The ``<c>`` elements that hold a value, a formula or an inline string, as byte fragments.
+def value_cells(data: bytes | bytearray, prefix: bytes) -> list[tuple[int, int]]:
+    """Where the ``<c>`` elements that hold a value, a formula or an inline string are: (start, end)
+    byte offsets in ``data``.
 
     One scan for the value tags, then for each the enclosing cell: work grows with the cells that hold
     something, not with blank rows or formatted but empty cells, however many there are.
@@ -101,7 +102,7 @@ def value_cells(data: bytes | bytearray, prefix: bytes) -> list[bytes]:
     if start < 0 or stop < start:
         return []
     open_tag, close_tag = b"<" + prefix + b"c", b"</" + prefix + b"c>"
-    fragments = []
+    spans = []
     cell_end = -1
     for match in _value_tag(prefix).finditer(data, start, stop):
         if match.start() < cell_end:
@@ -111,11 +112,11 @@ def value_cells(data: bytes | bytearray, prefix: bytes) -> list[bytes]:
             cell_start = data.rfind(open_tag, start, cell_start)  # <col..., <color...: not a cell
         cell_end = data.find(close_tag, match.start(), stop)
         if cell_start < 0 or cell_end < 0:
-            fragments.append(data[match.start():stop])  # unbalanced: parsing it reports a damaged sheet
+            spans.append((match.start(), stop))  # unbalanced: parsing it reports a damaged sheet
             break
         cell_end += len(close_tag)
-        fragments.append(data[cell_start:cell_end])
-    return fragments
+        spans.append((cell_start, cell_end))
+    return spans
 
 
 def merged_ranges(data: bytes | bytearray, prefix: bytes) -> list[str]:

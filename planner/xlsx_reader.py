@@ -75,6 +75,7 @@ _NOT_XLSX = "an .xlsx workbook (not a renamed CSV or .xls, a password-protected 
 _DAMAGED = "a workbook saved by Excel or LibreOffice as .xlsx"
 _ROOT_TAG = re.compile(rb"<(\w+:)?worksheet[\s>]")
 _UNSAFE_XML = (b"<!DOCTYPE", b"<!ENTITY")
+_STRICT_NS = b"http://purl.oclc.org/ooxml/spreadsheetml/main"
 
 
 def fail(path: Path, found: str, expected: str) -> InputError:
@@ -240,6 +241,9 @@ class _Package:
                               if kind.endswith("/officeDocument")), "xl/workbook.xml")
         if workbook_part not in self.names:
             raise self.damaged("no workbook part")
+        if _STRICT_NS in self.read(workbook_part, MAX_STRUCTURE_PART_BYTES):
+            raise fail(self.path, "a workbook saved as Strict Open XML",
+                       "a workbook saved as 'Excel Workbook (.xlsx)', the usual format")
         titles: list[tuple[str, str]] = []
         epoch = WINDOWS_EPOCH
         for element in self.elements(workbook_part):
@@ -293,7 +297,7 @@ class _Package:
                     style_formats.append(int(element.get("numFmtId", 0)))
                 elif event == "end" and tag == "numFmt":
                     custom[int(element.get("numFmtId", -1))] = element.get("formatCode", "")
-        except (ParseError, ValueError) as error:
+        except (ParseError, ValueError, DefusedXmlException) as error:
             raise self.damaged(f"part {part}: {short_error(error)}") from None
         formats = [custom.get(number, BUILTIN_FORMATS.get(number)) for number in style_formats]
         dates = frozenset(i for i, fmt in enumerate(formats) if is_date_format(fmt))
@@ -326,18 +330,23 @@ class _Package:
         if len(grid.merged) > MAX_MERGED_RANGES:
             raise fail(self.path, f"{len(grid.merged):,} merged ranges on sheet {title!r}",
                        f"at most {MAX_MERGED_RANGES:,} (refused as unsafe)")
-        fragments = value_cells(data, prefix)
-        self._spend_cells(len(fragments))
-        if not fragments:
+        spans = value_cells(data, prefix)
+        self._spend_cells(len(spans))
+        if not spans:
             return grid
-        # The cells, wrapped in the sheet's own root tag so that namespace prefixes still resolve.
-        head = data[root.start():data.index(b">", root.start()) + 1]
-        document = b"".join([head, *fragments, b"</", prefix, b"worksheet>"])
+        # The cells, wrapped in the sheet's own root tag so that namespace prefixes still resolve;
+        # joined from views of the part, so the part is copied once, not once per cell and again.
+        view = memoryview(data)
+        head = view[root.start():data.index(b">", root.start()) + 1]
+        document = b"".join([head, *(view[a:b] for a, b in spans), b"</", prefix, b"worksheet>"])
+        del view
         for row, column, value, is_formula in self._cells(title, part, document, decoder):
             if row is None:
                 # A cell without an address sits after the one before it: blank cells count, so the
                 # whole sheet must be read in order (rare; written by a few non-Excel tools).
-                self.cells_left += len(fragments)
+                self.cells_left += len(spans)
+                grid.cells.clear()
+                grid.formulas.clear()
                 return self._sheet_in_order(grid, part, data, prefix, decoder)
             grid.add(row, column, value, is_formula)
         return grid
@@ -369,7 +378,7 @@ class _Package:
                     if value is not None or is_formula:
                         grid.add(row, column, value, is_formula)
                     element.clear()
-        except (ParseError, ValueError) as error:
+        except (ParseError, ValueError, DefusedXmlException) as error:
             raise self.damaged(f"sheet {grid.title!r}: {short_error(error)}") from None
         return grid
 

@@ -414,6 +414,10 @@ def test_input_that_cannot_be_read_never_gives_a_traceback(tmp_path: Path) -> No
     with zipfile.ZipFile(no_workbook, "w") as archive:
         archive.writestr("[Content_Types].xml", "<Types/>")
     assert "no workbook part" in _only_file_issue(no_workbook)
+    strict = small_workbook(tmp_path, name="strict.xlsx")
+    rewrite_member(strict, "xl/workbook.xml", lambda xml: xml.replace(
+        b"http://schemas.openxmlformats.org/spreadsheetml/2006/main", b"http://purl.oclc.org/ooxml/spreadsheetml/main"))
+    assert _only_file_issue(strict).startswith("a workbook saved as Strict Open XML")
 
 
 # ---- 10: the template never overwrites silently ----------------------------------------------------
