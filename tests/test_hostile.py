@@ -218,13 +218,14 @@ def test_no_plan_and_no_report_is_still_exit_1(tmp_path: Path, monkeypatch: pyte
     assert "The solve finished, but the report was not written" in result.stderr
 
 
-def test_exit_codes_are_documented_alike_in_help_and_readme() -> None:
-    help_text = " ".join(runner.invoke(app, ["solve", "--help"], terminal_width=200).stdout.split())
-    readme = (ROOT / "README.md").read_text()
-    for code, meaning in ((EXIT_OK, "plan"), (EXIT_NO_PLAN, "no"), (EXIT_BAD_INPUT, "bad input"),
-                          (EXIT_REPORT_NOT_WRITTEN, "report")):
-        assert f"{code} " in help_text and meaning in help_text
-    assert "3 a plan was found but the report was not written" in readme
+def test_exit_codes_are_documented_in_help_and_readme() -> None:
+    help_text = " ".join(runner.invoke(app, ["solve", "--help"]).stdout.split())
+    assert ("Exit 0 with a plan, 1 without one (infeasible, or time limit without a plan), 2 for bad input, "
+            "3 when a plan was found but the report could not be written (the plan is still printed).") in help_text
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert ("Exit codes: 0 a plan was found, 1 no plan (infeasible, or time limit before any plan), 2 bad input, "
+            "3 a plan was found but the report was not written") in readme
+    assert (EXIT_OK, EXIT_NO_PLAN, EXIT_BAD_INPUT, EXIT_REPORT_NOT_WRITTEN) == (0, 1, 2, 3)
 
 
 # ---- 5: absurd magnitudes ---------------------------------------------------------------------------
