@@ -148,7 +148,7 @@ def _print_summary(result: Any, report_path: Path | None, analysis: Any, details
         for key, label in (("vss_usd", "VSS (value of hedging)"), ("evpi_usd", "EVPI (value of foresight)")):
             row(label, _money(analysis.figures.get(key)))
     if details.absent_tables:
-        row("not in the input", ", ".join(details.absent_tables))
+        row("optional tables absent", ", ".join(details.absent_tables))
     console.print(table)
     if report_path is not None:
         _plain(f"report: {report_path}")  # on its own line: a path is copied whole, never wrapped
