@@ -234,7 +234,7 @@ def solve(
         payload["report"] = None if report_path is None or report_error else str(report_path)
         payload["input"] = str(path)
         payload["absent_tables"] = details.absent_tables
-        payload["warnings"] = [issue.as_dict() for issue in details.warnings]
+        payload["input_warnings"] = [issue.as_dict() for issue in details.warnings]
         if report_error is not None:
             payload["report_error"] = [issue.as_dict() for issue in report_error.issues]
         if analysis is not None:

@@ -118,4 +118,4 @@ def test_between_the_thresholds_the_input_loads_with_a_warning(tmp_path: Path) -
     assert "3 warnings" in validate.stderr and "Settings!B8 (max_provider_share)" in validate.stderr
     solved = CliRunner().invoke(app, ["solve", str(path), "--json", "--no-report"])
     assert solved.exit_code == EXIT_OK
-    assert {w["cell"] for w in json.loads(solved.stdout)["warnings"]} == {"B8", "F2", "E2"}
+    assert {w["cell"] for w in json.loads(solved.stdout)["input_warnings"]} == {"B8", "F2", "E2"}
