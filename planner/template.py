@@ -54,7 +54,7 @@ def write_template(path: Path, *, overwrite: bool = False) -> None:
     An existing file (a filled-in workbook, one typo away) is refused unless ``overwrite``.
     """
     path = Path(path)
-    if not overwrite and path.suffix.lower() == ".xlsx" and (path.is_symlink() or path.is_file()):
+    if not overwrite and path.suffix.lower() == ".xlsx" and (path.is_symlink() or path.exists()) and not path.is_dir():
         raise InputError([InputIssue("file", "path", f"{describe(str(path))}, a file that already exists",
                                      "a new file name (or --force to replace the file)")], source=str(path))
     defaults = {column.name: column.default for column in columns(Settings) if not column.required}
