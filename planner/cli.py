@@ -1,61 +1,110 @@
-"""Command line: ``planner template | validate | solve``. Exit codes: 0 ok, 1 no plan, 2 bad input."""
+"""Command line: ``planner template | validate | solve``.
+
+Exit codes: 0 a plan was found, 1 no plan, 2 bad input, 3 a plan was found but the report was not
+written. Every string that comes from the user (paths, sheet and scenario names, cell values) is
+printed as plain text, never as rich markup.
+"""
 
 from __future__ import annotations
 
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from planner.errors import InputError
+from planner.errors import InputError, InputIssue, describe
+
+if TYPE_CHECKING:
+    from planner.workbook import LoadDetails
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Procurement planner for AI compute.")
 console = Console()
 err_console = Console(stderr=True)
 
-EXIT_OK, EXIT_NO_PLAN, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_NO_PLAN, EXIT_BAD_INPUT, EXIT_REPORT_NOT_WRITTEN = 0, 1, 2, 3
+EXIT_CODES_HELP = (
+    "Exit 0 with a plan, 1 without one (infeasible, or time limit without a plan), 2 for bad input, "
+    "3 when a plan was found but the report could not be written (the plan is still printed)."
+)
+
+
+def _plain(text: str, **style: Any) -> None:
+    """Print user-supplied text on stdout exactly as it is (no markup, no highlighting)."""
+    console.print(Text(text, **style), soft_wrap=True, highlight=False)
+
+
+def _print_issues(issues: list[InputIssue], style: str = "") -> None:
+    by_sheet: dict[str, list[InputIssue]] = {}
+    for issue in issues:
+        by_sheet.setdefault(issue.sheet, []).append(issue)
+    for sheet, found in by_sheet.items():
+        err_console.print(Text(sheet, style=f"bold {style}".strip()), Text(f"({len(found)})"), highlight=False)
+        for issue in found:
+            err_console.print(Text(f"  {issue}", style=style), highlight=False, soft_wrap=True)
 
 
 def _print_input_error(error: InputError) -> None:
-    err_console.print(f"[bold red]{error.report().splitlines()[0]}[/]", soft_wrap=True)
-    for sheet, issues in error.by_sheet().items():
-        err_console.print(f"[bold]{sheet}[/] ({len(issues)})", highlight=False)
-        for issue in issues:
-            err_console.print(f"  {issue}", highlight=False, markup=False, soft_wrap=True)
+    err_console.print(Text(error.report().splitlines()[0], style="bold red"), soft_wrap=True, highlight=False)
+    _print_issues(error.issues)
+
+
+def _print_notes(details: LoadDetails, *, absent: bool = True) -> None:
+    """What the input leaves out and what may spoil the solve, on stderr (stdout may be JSON)."""
+    if absent and details.absent_tables:
+        err_console.print(Text("Not in the workbook (optional, taken as empty): " + ", ".join(details.absent_tables),
+                               style="yellow"), soft_wrap=True, highlight=False)
+    if details.warnings:
+        err_console.print(Text(f"{len(details.warnings)} warning{'s' if len(details.warnings) != 1 else ''}: "
+                               "the input's numbers may make the solve inaccurate or slow", style="bold yellow"),
+                          soft_wrap=True, highlight=False)
+        _print_issues(list(details.warnings), style="yellow")
 
 
 @app.command()
-def template(path: Annotated[Path, typer.Argument(help="Where to write the blank input workbook.")]) -> None:
-    """Write a blank input workbook with instructions, tables and dropdowns."""
+def template(
+    path: Annotated[Path, typer.Argument(help="Where to write the blank input workbook.")],
+    force: Annotated[bool, typer.Option("--force", help="Replace the file if it exists.")] = False,
+) -> None:
+    """Write a blank input workbook with instructions, tables and dropdowns (never over an existing
+    file unless --force)."""
     from planner.template import write_template
 
     try:
-        write_template(path)
+        write_template(path, overwrite=force)
     except InputError as error:
         _print_input_error(error)
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    console.print(f"Template written to {path}")
+    _plain(f"Template written to {path}")
 
 
 @app.command()
 def validate(path: Annotated[Path, typer.Argument(help="Input workbook (.xlsx).")]) -> None:
-    """Check a workbook; list every problem as Sheet!Cell (column): found X; expected Y."""
-    from planner.workbook import load
+    """Check a workbook; list every problem as Sheet!Cell (column): found X; expected Y.
+
+    Exit 0 if valid (warnings about the input's scaling do not fail it), 2 if not.
+    """
+    from planner.workbook import load_details
 
     try:
-        problem = load(path)
+        details = load_details(path)
     except InputError as error:
         _print_input_error(error)
         raise typer.Exit(EXIT_BAD_INPUT) from None
+    problem = details.problem
     console.print(
-        f"[green]valid[/]: {len(problem.workloads)} workloads, {len(problem.scenarios)} scenarios, "
-        f"{len(problem.lease_offers)} lease offers, {problem.settings.months} months from "
-        f"{problem.settings.first_month}"
+        Text("valid", style="green"),
+        Text(f": {len(problem.workloads)} workloads, {len(problem.scenarios)} scenarios, "
+             f"{len(problem.lease_offers)} lease offers, {problem.settings.months} months from "
+             f"{problem.settings.first_month}"),
+        sep="", soft_wrap=True, highlight=False,
     )
+    _print_notes(details)
 
 
 def _clean(value: Any) -> Any:
@@ -79,34 +128,49 @@ def _money(value: float | None) -> str:
     return "-" if value is None or not math.isfinite(value) else f"${value:,.0f}"
 
 
-def _print_summary(result: Any, report_path: Path | None, analysis: Any) -> None:
+def _print_summary(result: Any, report_path: Path | None, analysis: Any, details: LoadDetails) -> None:
     table = Table(title="Plan", show_header=False, title_justify="left")
     table.add_column("item", style="bold")
     table.add_column("value")
+
+    def row(item: str, value: str) -> None:
+        table.add_row(Text(item), Text(value))  # Text: scenario names and paths are never markup
+
     gap = result.mip_gap
-    table.add_row("status", result.status + (f" ({result.message})" if result.status != "optimal" else ""))
-    table.add_row("objective (NPV)", _money(result.objective_usd))
-    table.add_row("MIP gap", "-" if gap is None or math.isnan(gap) else f"{gap:.4%}")
-    table.add_row("solve time", f"{result.timings.get('solve_seconds', 0.0):.1f} s")
+    row("status", result.status + (f" ({result.message})" if result.status != "optimal" else ""))
+    row("objective (NPV)", _money(result.objective_usd))
+    row("MIP gap", "-" if gap is None or math.isnan(gap) else f"{gap:.4%}")
+    row("solve time", f"{result.timings.get('solve_seconds', 0.0):.1f} s")
     if result.has_plan:
-        for row in result.scenario_costs().itertuples():
-            table.add_row(f"cost in {row.scenario} (p={row.probability:.2f})", _money(row.npv_usd))
+        for cost in result.scenario_costs().itertuples():
+            row(f"cost in {cost.scenario} (p={cost.probability:.2f})", _money(cost.npv_usd))
     if analysis is not None:
         for key, label in (("vss_usd", "VSS (value of hedging)"), ("evpi_usd", "EVPI (value of foresight)")):
-            table.add_row(label, _money(analysis.figures.get(key)))
-    if report_path is not None:
-        table.add_row("report", str(report_path))
+            row(label, _money(analysis.figures.get(key)))
+    if details.absent_tables:
+        row("optional tables absent", ", ".join(details.absent_tables))
     console.print(table)
+    if report_path is not None:
+        _plain(f"report: {report_path}")  # on its own line: a path is copied whole, never wrapped
     if result.has_plan:
         decisions = result.headline_decisions()
         console.print("[bold]Leases to sign[/]" if decisions else "No new leases to sign.")
         for line in decisions:
-            console.print(f"  - {line}", highlight=False, markup=False, soft_wrap=True)
+            _plain(f"  - {line}")
     for line in result.diagnosis:
-        console.print(f"  - {line}", style="red", highlight=False, markup=False, soft_wrap=True)
+        _plain(f"  - {line}", style="red")
 
 
-@app.command()
+def _report_failure(error: Exception, report_path: Path) -> InputError:
+    """Any failure to write the report, as an input-style error naming the path."""
+    if isinstance(error, InputError):
+        return error
+    reason = getattr(error, "strerror", None) or f"{type(error).__name__}: {error}"
+    return InputError([InputIssue("file", "path", f"{describe(str(report_path))} ({reason})",
+                                  "a report path that can be written")], source=str(report_path))
+
+
+@app.command(help=f"Solve the plan; print a summary and write an Excel report under reports/.\n\n{EXIT_CODES_HELP}")
 def solve(
     path: Annotated[Path, typer.Argument(help="Input workbook (.xlsx).")],
     time_limit: Annotated[float | None, typer.Option("--time-limit", help="Solver time limit, seconds.")] = None,
@@ -117,12 +181,8 @@ def solve(
     uncertainty: Annotated[bool, typer.Option("--uncertainty", help="Also compute VSS, EVPI, regret.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
-    """Solve the plan; print a summary and write an Excel report under reports/.
-
-    Exit 0 with a plan, 1 without one (infeasible, or time limit without a plan), 2 for bad input.
-    """
     from planner.solver import solve as solve_problem
-    from planner.workbook import load
+    from planner.workbook import load_details
 
     def fail_input(error: InputError) -> None:
         if as_json:
@@ -132,9 +192,11 @@ def solve(
         raise typer.Exit(EXIT_BAD_INPUT)
 
     try:
-        problem = load(path)
+        details = load_details(path)
     except InputError as error:
         fail_input(error)
+    problem = details.problem
+    _print_notes(details, absent=False)  # the summary and the JSON list the absent tables
     report_path = None if no_report else (output or Path("reports") / f"{path.stem}-plan.xlsx")
     if report_path is not None:
         from planner.report import check_report_path
@@ -146,10 +208,11 @@ def solve(
         except InputError as error:
             fail_input(error)
     analysis = None
+    report_error: InputError | None = None
     with err_console.status("reading", spinner="dots") as status:
 
         def progress(stage: str) -> None:
-            status.update(f"{stage}...")
+            status.update(escape(f"{stage}..."))
 
         result = solve_problem(problem, time_limit_seconds=time_limit, mip_gap=mip_gap, threads=threads,
                                progress=progress)
@@ -164,19 +227,28 @@ def solve(
             progress("writing report")
             try:
                 write_report(result, report_path, input_path=path, uncertainty=analysis)
-            except InputError as error:
-                status.stop()
-                fail_input(error)
+            except Exception as error:  # a plan found is never lost to an output error
+                report_error = _report_failure(error, report_path)
     if as_json:
         payload = result.summary()
-        payload["report"] = None if report_path is None else str(report_path)
+        payload["report"] = None if report_path is None or report_error else str(report_path)
         payload["input"] = str(path)
+        payload["absent_tables"] = details.absent_tables
+        payload["input_warnings"] = [issue.as_dict() for issue in details.warnings]
+        if report_error is not None:
+            payload["report_error"] = [issue.as_dict() for issue in report_error.issues]
         if analysis is not None:
             payload["uncertainty"] = analysis.summary()
         _print_json(payload)
     else:
-        _print_summary(result, report_path, analysis)
-    raise typer.Exit(EXIT_OK if result.has_plan else EXIT_NO_PLAN)
+        _print_summary(result, None if report_error else report_path, analysis, details)
+    if report_error is not None:
+        found = "The plan was found" if result.has_plan else "The solve finished"
+        err_console.print(Text(f"{found}, but the report was not written:", style="bold red"), highlight=False)
+        _print_issues(report_error.issues, style="red")
+    if not result.has_plan:
+        raise typer.Exit(EXIT_NO_PLAN)
+    raise typer.Exit(EXIT_REPORT_NOT_WRITTEN if report_error is not None else EXIT_OK)
 
 
 if __name__ == "__main__":  # pragma: no cover

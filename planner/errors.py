@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,15 @@ class InputIssue:
     cell: str | None = None
     row_index: int | None = None
 
+    def __post_init__(self) -> None:
+        # Text from a workbook may hold characters that print as nothing (a zero-width space in an
+        # id, a non-breaking space): every message shows them escaped, so two names that print the
+        # same but differ are told apart.
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, str):
+                object.__setattr__(self, item.name, visible(value))
+
     @property
     def where(self) -> str:
         if self.cell:
@@ -31,7 +40,8 @@ class InputIssue:
         return self.sheet
 
     def __str__(self) -> str:
-        return f"{self.where} ({self.column}): found {self.found}; expected {self.expected}"
+        column = f" ({self.column})" if self.column else ""
+        return f"{self.where}{column}: found {self.found}; expected {self.expected}"
 
     def as_dict(self) -> dict[str, str | int | None]:
         return {
@@ -62,7 +72,7 @@ class InputError(Exception):
     def report(self) -> str:
         """Human-readable list, grouped by sheet, with a count."""
         count = len(self.issues)
-        head = f"{count} problem{'s' if count != 1 else ''} in {self.source or 'the input'}"
+        head = f"{count} problem{'s' if count != 1 else ''} in {visible(self.source or 'the input')}"
         lines = [head]
         for sheet, issues in self.by_sheet().items():
             lines.append(f"  {sheet} ({len(issues)}):")
@@ -70,11 +80,25 @@ class InputError(Exception):
         return "\n".join(lines)
 
 
+def visible(text: str) -> str:
+    """``text`` with every character that prints as nothing or as a blank escaped (``\\u200b``,
+    ``\\xa0``, ``\\t``); plain spaces and printable characters are kept."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
 def describe(value: object) -> str:
-    """Render a found value for an error message: short, quoted when text, 'empty' when blank."""
+    """Render a found value for an error message: short, quoted when text, 'empty' when blank.
+
+    Text is quoted with its invisible characters escaped; a float shows at most 15 significant digits
+    (1e+15, not 1000000000000000.0).
+    """
     if value is None or (isinstance(value, str) and not value.strip()):
         return "empty"
     if isinstance(value, str):
         text = value if len(value) <= 60 else value[:57] + "..."
         return repr(text)
-    return str(value)
+    if isinstance(value, float):
+        return format(value, ".15g")
+    return visible(str(value))

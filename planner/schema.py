@@ -22,6 +22,10 @@ from planner.errors import InputError, InputIssue, describe
 SCHEMA_VERSION = "1.0"
 HOURS_PER_MONTH_DEFAULT = 730.0
 PROBABILITY_TOLERANCE = 1e-6
+MAX_TOKENS_PER_MONTH = 1e19
+"""Most tokens a month one cell may hold. The model counts tokens in trillions (Ttok), and demand sits
+in the same row as the unit coefficient of served tokens: 1e19 tokens is 1e7 Ttok, the widest range
+the solver handles well (see ``planner/numerics.py``), and a million times any lab's demand today."""
 
 _MONTH_TEXT = re.compile(r"^\s*(\d{4})-(\d{1,2})(?:-(\d{1,2}))?(?:[ T].*)?\s*$")
 
@@ -121,19 +125,19 @@ class Settings(BaseModel):
         0.08, ge=0.0, lt=1.0, description="Annual discount rate for NPV (0.08 = 8%)."
     )
     hours_per_month: float = Field(
-        HOURS_PER_MONTH_DEFAULT, gt=0, le=744, description="Billable hours in a month (8760 / 12 = 730)."
+        HOURS_PER_MONTH_DEFAULT, ge=1, le=744, description="Billable hours in a month (8760 / 12 = 730)."
     )
     default_mfu: float | None = Field(
         None,
-        gt=0,
+        ge=0.001,
         le=1,
         description="MFU used for any allowed (GPU type, workload) pair without a Throughput row.",
     )
     max_total_commitment_usd: float | None = Field(
-        None, gt=0, description="Cap on the total of new lease commitments (all payments, undiscounted)."
+        None, gt=0, le=1e13, description="Cap on the total of new lease commitments (all payments, undiscounted)."
     )
     max_provider_share: float | None = Field(
-        None, gt=0, le=1,
+        None, ge=0.01, le=1,
         description="Cap on any one provider's share of the money paid to providers in the horizon: lease "
         "payments, upfront, existing commitments and on-demand spend, before credits.",
     )
@@ -145,7 +149,7 @@ class Settings(BaseModel):
     )
     cvar_weight: float = Field(0.0, ge=0, le=1, description="Weight omega of CVaR in the objective.")
     cvar_alpha: float = Field(0.9, ge=0, lt=1, description="CVaR level alpha (0.9 = worst 10%).")
-    time_limit_seconds: float = Field(600.0, gt=0, description="Solver time limit.")
+    time_limit_seconds: float = Field(600.0, gt=0, le=604_800, description="Solver time limit.")
     mip_gap: float = Field(1e-4, ge=0, lt=1, description="Relative MIP gap at which to stop.")
 
     UNITS: ClassVar[dict[str, str]] = {
@@ -171,13 +175,14 @@ class Workload(Record):
 
     name: Name = Field(description="Workload name, used as a reference elsewhere.")
     revenue_usd_per_million_tokens: float = Field(
-        ge=0, description="Value of serving a million tokens; prices throttled demand."
+        ge=0, le=1e4, description="Value of serving a million tokens; prices throttled demand."
     )
     peak_to_average_ratio: float = Field(
         1.0, ge=1, le=20, description="Peak token rate / average rate; capacity is sized for the peak."
     )
     flops_per_token: float | None = Field(
-        None, gt=0, description="Model FLOPs per token (about 2 x active parameters); for derived throughput."
+        None, ge=1e6, le=1e15,
+        description="Model FLOPs per token (about 2 x active parameters); for derived throughput.",
     )
     allowed_gpu_types: NameList = Field(
         default_factory=list,
@@ -186,10 +191,11 @@ class Workload(Record):
     )
     unserved_allowed: YesNo = Field(True, description="yes: demand may go unserved at a penalty.")
     unserved_penalty_usd_per_million_tokens: float | None = Field(
-        None, ge=0, description="Cost of unserved demand; blank = the revenue per million tokens."
+        None, ge=0, le=1e5, description="Cost of unserved demand; blank = the revenue per million tokens."
     )
     base_tokens_per_month: float | None = Field(
-        None, ge=0, description="Demand in the first month; grown by each scenario's yearly multiple."
+        None, ge=0, le=MAX_TOKENS_PER_MONTH,
+        description="Demand in the first month; grown by each scenario's yearly multiple.",
     )
 
 
@@ -201,7 +207,7 @@ class Scenario(Record):
     name: Name = Field(description="Scenario name.")
     probability: float = Field(gt=0, le=1, description="Probability; all rows sum to 1.")
     growth_multiple_per_year: float | None = Field(
-        None, gt=0, le=1000, description="Compound yearly demand multiple (10 = 10x per year)."
+        None, ge=0.001, le=1000, description="Compound yearly demand multiple (10 = 10x per year)."
     )
 
 
@@ -216,7 +222,7 @@ class DemandRow(Record):
     scenario: Name = Field(description="Scenario.", json_schema_extra=ref("Scenarios"))
     workload: Name = Field(description="Workload.", json_schema_extra=ref("Workloads"))
     month: Month = Field(description="Month (YYYY-MM).")
-    tokens_per_month: float = Field(ge=0, description="Tokens demanded in the month.")
+    tokens_per_month: float = Field(ge=0, le=MAX_TOKENS_PER_MONTH, description="Tokens demanded in the month.")
 
 
 class GpuType(Record):
@@ -225,11 +231,11 @@ class GpuType(Record):
     DESCRIPTION: ClassVar[str] = "Accelerator types."
 
     name: Name = Field(description="GPU type name (H100, H200, GB200).")
-    peak_dense_bf16_tflops: float = Field(gt=0, description="Peak dense BF16 TFLOPS per GPU.")
-    memory_gb: float = Field(gt=0, description="HBM per GPU.")
-    power_kw_per_gpu: float = Field(gt=0, le=20, description="All-in IT power per GPU, server share included.")
+    peak_dense_bf16_tflops: float = Field(ge=1, le=1e5, description="Peak dense BF16 TFLOPS per GPU.")
+    memory_gb: float = Field(gt=0, le=1e4, description="HBM per GPU.")
+    power_kw_per_gpu: float = Field(ge=0.01, le=20, description="All-in IT power per GPU, server share included.")
     availability_factor: float = Field(
-        1.0, gt=0, le=1, description="Usable fraction of nominal (maintenance, thermal derating)."
+        1.0, ge=0.01, le=1, description="Usable fraction of nominal (maintenance, thermal derating)."
     )
 
 
@@ -243,8 +249,8 @@ class Throughput(Record):
 
     gpu_type: Name = Field(description="GPU type.", json_schema_extra=ref("GPUTypes"))
     workload: Name = Field(description="Workload.", json_schema_extra=ref("Workloads"))
-    tokens_per_second_per_gpu: float | None = Field(None, gt=0, description="Measured throughput.")
-    mfu: float | None = Field(None, gt=0, le=1, description="Model FLOP utilisation (0.11 = 11%).")
+    tokens_per_second_per_gpu: float | None = Field(None, ge=0.01, le=1e7, description="Measured throughput.")
+    mfu: float | None = Field(None, ge=0.001, le=1, description="Model FLOP utilisation (0.11 = 11%).")
 
 
 class Site(Record):
@@ -252,7 +258,7 @@ class Site(Record):
     DESCRIPTION: ClassVar[str] = "Data-centre sites with a power cap."
 
     name: Name = Field(description="Site name.")
-    power_cap_mw: float = Field(gt=0, description="Facility power cap (grid side, PUE included).")
+    power_cap_mw: float = Field(gt=0, le=1e5, description="Facility power cap (grid side, PUE included).")
     pue: float = Field(1.0, ge=1, le=3, description="Power usage effectiveness (facility / IT power).")
 
 
@@ -263,7 +269,7 @@ class SitePower(Record):
 
     site: Name = Field(description="Site.", json_schema_extra=ref("Sites"))
     from_month: Month = Field(description="First month of the new cap.")
-    power_cap_mw: float = Field(gt=0, description="Facility power cap from that month.")
+    power_cap_mw: float = Field(gt=0, le=1e5, description="Facility power cap from that month.")
 
 
 class LeaseOffer(Record):
@@ -275,14 +281,14 @@ class LeaseOffer(Record):
     provider: Name = Field(description="Provider (lessor).")
     site: Name = Field(description="Site the GPUs sit in.", json_schema_extra=ref("Sites"))
     gpu_type: Name = Field(description="GPU type.", json_schema_extra=ref("GPUTypes"))
-    gpus_per_block: int = Field(gt=0, description="GPUs per block (8 node, 72 NVL72 rack, 1024 pod).")
+    gpus_per_block: int = Field(gt=0, le=1_000_000, description="GPUs per block (8 node, 72 NVL72 rack, 1024 pod).")
     price_usd_per_gpu_hour: float = Field(ge=0, le=1000, description="Lease price per GPU-hour.")
     term_months: int = Field(gt=0, le=240, description="Lease term.")
     earliest_start_month: Month = Field(description="First month a block can start (lead time).")
     latest_start_month: Month = Field(description="Last month a block can start.")
-    min_blocks: int = Field(0, ge=0, description="If used at all, at least this many blocks in total.")
-    max_blocks: int = Field(gt=0, description="At most this many blocks in total (supply cap).")
-    upfront_usd_per_block: float = Field(0.0, ge=0, description="One-off payment per block at signing.")
+    min_blocks: int = Field(0, ge=0, le=1_000_000, description="If used at all, at least this many blocks in total.")
+    max_blocks: int = Field(gt=0, le=1_000_000, description="At most this many blocks in total (supply cap).")
+    upfront_usd_per_block: float = Field(0.0, ge=0, le=1e10, description="One-off payment per block at signing.")
 
 
 class Commitment(Record):
@@ -294,7 +300,7 @@ class Commitment(Record):
     provider: Name = Field(description="Provider.")
     site: Name = Field(description="Site.", json_schema_extra=ref("Sites"))
     gpu_type: Name = Field(description="GPU type.", json_schema_extra=ref("GPUTypes"))
-    gpus: int = Field(gt=0, description="GPUs committed.")
+    gpus: int = Field(gt=0, le=10_000_000, description="GPUs committed.")
     start_month: Month = Field(description="First month (may be before the horizon).")
     end_month: Month = Field(description="Last month (inclusive).")
     price_usd_per_gpu_hour: float = Field(ge=0, le=1000, description="Price per GPU-hour.")
@@ -309,7 +315,7 @@ class OnDemand(Record):
     provider: Name = Field(description="Cloud provider.")
     gpu_type: Name = Field(description="GPU type.", json_schema_extra=ref("GPUTypes"))
     price_usd_per_gpu_hour: float = Field(ge=0, le=1000, description="On-demand price per GPU-hour.")
-    max_gpus: int = Field(ge=0, description="Most GPUs obtainable in any month.")
+    max_gpus: int = Field(ge=0, le=10_000_000, description="Most GPUs obtainable in any month.")
 
 
 class Credit(Record):
@@ -319,7 +325,7 @@ class Credit(Record):
 
     credit_id: Name = Field(description="Credit id.")
     provider: Name = Field(description="Provider whose spend the credit pays.")
-    amount_usd: float = Field(gt=0, description="Credit amount.")
+    amount_usd: float = Field(gt=0, le=1e12, description="Credit amount.")
     valid_from_month: Month = Field(description="First month the credit can be used.")
     expiry_month: Month = Field(description="Last month the credit can be used (inclusive).")
     applies_to: Literal["on_demand", "leases", "all"] = Field(
@@ -332,7 +338,7 @@ class Policy(Record):
     DESCRIPTION: ClassVar[str] = "Rate-limit policies; exactly one is in force each month."
 
     name: Name = Field(description="Policy name.")
-    goodwill_cost_usd_per_month: float = Field(0.0, ge=0, description="Goodwill cost per month in force.")
+    goodwill_cost_usd_per_month: float = Field(0.0, ge=0, le=1e10, description="Goodwill cost per month in force.")
 
 
 class PolicyEffect(Record):
@@ -344,7 +350,7 @@ class PolicyEffect(Record):
     workload: Name = Field(description="Workload.", json_schema_extra=ref("Workloads"))
     admitted_fraction: float = Field(1.0, gt=0, le=1, description="Share of demand admitted.")
     peak_to_average_multiplier: float = Field(
-        1.0, gt=0, le=5, description="Multiplies the workload's peak-to-average ratio (peak-hour limits < 1)."
+        1.0, ge=0.01, le=5, description="Multiplies the workload's peak-to-average ratio (peak-hour limits < 1)."
     )
 
 

@@ -22,6 +22,7 @@ from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
 from planner.columns import SETTINGS_HEADERS, Column, columns, settings_rows, table_classes
+from planner.errors import InputError, InputIssue, describe
 from planner.excel.cells import write_cell
 from planner.excel.files import save_atomically
 from planner.excel.formats import COUNT, TEXT
@@ -47,10 +48,17 @@ def required_sheets() -> list[str]:
     ]
 
 
-def write_template(path: Path) -> None:
-    """Write a blank input workbook (instructions, tables, dropdowns, defaults) to ``path``."""
+def write_template(path: Path, *, overwrite: bool = False) -> None:
+    """Write a blank input workbook (instructions, tables, dropdowns, defaults) to ``path``.
+
+    An existing file (a filled-in workbook, one typo away) is refused unless ``overwrite``.
+    """
+    path = Path(path)
+    if not overwrite and path.suffix.lower() == ".xlsx" and (path.is_symlink() or path.exists()) and not path.is_dir():
+        raise InputError([InputIssue("file", "path", f"{describe(str(path))}, a file that already exists",
+                                     "a new file name (or --force to replace the file)")], source=str(path))
     defaults = {column.name: column.default for column in columns(Settings) if not column.required}
-    save_atomically(build_workbook(defaults, {}, spare_rows=SPARE_ROWS), Path(path))
+    save_atomically(build_workbook(defaults, {}, spare_rows=SPARE_ROWS), path)
 
 
 def build_workbook(

@@ -1,30 +1,21 @@
 """The workbook front door: read an input workbook into a validated :class:`Problem`, write one back.
 
 Reading is defensive because a finance workbook is typed by hand and may come from anywhere:
-the file is size-checked and its zip is checked for bombs before openpyxl parses it (with defusedxml,
-so XML entity attacks are refused); every row is validated on its own; and every problem found in any
-sheet is collected into one :class:`InputError` whose issues name their cell, e.g. ``LeaseOffers!F3``.
+:mod:`planner.xlsx_reader` reads the file safely (regular files only, capped reads, zip-bomb and XML
+entity checks, work bounded by the cells that hold a value); :mod:`planner.sheet_tables` finds each
+table by its sheet or Table name and refuses to guess; every row is validated on its own; the input's
+numerical scaling is checked (:mod:`planner.numerics`); and every problem found in any sheet is
+collected into one :class:`InputError` whose issues name their cell, e.g. ``LeaseOffers!F3``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-import re
 import warnings
-import zipfile
-import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import openpyxl
-from defusedxml import DefusedXmlException
-from openpyxl.utils import get_column_letter, range_boundaries
-from openpyxl.workbook.workbook import Workbook
-from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
-from openpyxl.worksheet.worksheet import Worksheet
 from pydantic import BaseModel, ValidationError
 
 from planner.columns import (
@@ -38,44 +29,13 @@ from planner.columns import (
     table_classes,
 )
 from planner.errors import InputError, InputIssue, describe
+from planner.numerics import ScalingWarning, check_scaling
 from planner.schema import TABLE_FIELD, TABLES, Problem, Record, Settings, cross_table_issues
+from planner.sheet_tables import SheetTable, is_blank, locate_tables, read_table
 from planner.template import SPARE_ROWS, build_workbook, required_sheets, save_atomically
+from planner.xlsx_reader import FILE, read_workbook
 
-if not openpyxl.DEFUSEDXML:  # pragma: no cover - defusedxml is a hard dependency
-    raise ImportError("planner.workbook needs defusedxml to read workbooks safely: pip install defusedxml")
-
-MAX_FILE_BYTES = 50 * 1024**2
-MAX_UNCOMPRESSED_BYTES = 200 * 1024**2
-MAX_ARCHIVE_MEMBERS = 10_000
-MAX_COMPRESSION_RATIO = 100
-"""A member expanding more than this many times (and past ``RATIO_CHECK_MIN_BYTES``) is a zip bomb."""
-RATIO_CHECK_MIN_BYTES = 1024**2
-MAX_ROWS = 100_000
-MAX_COLUMNS = 1_000
-
-FILE = "file"
-_FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s>/]")
 _SETTINGS_REQUIRED = ("parameter", "value")
-
-
-@dataclass
-class SheetTable:
-    """One table as read from its sheet: where it is, and its non-blank rows with their sheet rows."""
-
-    name: str
-    sheet: str
-    header_row: int
-    columns: dict[str, int]
-    rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
-    bad_rows: set[int] = field(default_factory=set)
-
-    def cell(self, column: str, row: int | None) -> str:
-        """``C7`` for a column and sheet row; the header cell when ``row`` is None; ``7:7`` when the
-        column is not in the sheet (an optional column the user left out)."""
-        row = self.header_row if row is None else row
-        if column in self.columns:
-            return f"{get_column_letter(self.columns[column])}{row}"
-        return f"{row}:{row}"
 
 
 @dataclass
@@ -85,6 +45,9 @@ class _Collector:
     issues: list[InputIssue] = field(default_factory=list)
     rejected: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     unreadable: set[str] = field(default_factory=set)
+    absent: list[str] = field(default_factory=list)
+    settings_cells: dict[str, str] = field(default_factory=dict)
+    """Settings parameter -> the cell holding its value."""
 
     def add(self, sheet: str, column: str, found: str, expected: str, cell: str | None = None) -> None:
         self.issues.append(InputIssue(sheet, column, found, expected, cell=cell))
@@ -96,11 +59,37 @@ class _Collector:
         return table in self.unreadable or bool(self.rejected.get(table))
 
 
+@dataclass(frozen=True)
+class LoadDetails:
+    """A validated problem and what a reader of its outputs should be told about the input."""
+
+    problem: Problem
+    warnings: tuple[InputIssue, ...] = ()
+    """Problems that do not stop a solve but may spoil it (poor numerical scaling), located by cell."""
+
+    @property
+    def absent_tables(self) -> list[str]:
+        return absent_tables(self.problem)
+
+
 # ---- public API ---------------------------------------------------------------------------------
 
 
 def load(path: Path | str) -> Problem:
-    """Read and validate an input workbook; raise :class:`InputError` listing every problem by cell."""
+    """Read and validate an input workbook; raise :class:`InputError` listing every problem by cell.
+
+    Input that will solve but may solve badly (poor numerical scaling) emits a :class:`ScalingWarning`
+    naming the cells; :func:`load_details` returns those warnings instead.
+    """
+    details = load_details(path)
+    if details.warnings:
+        lines = "\n".join(f"  {issue}" for issue in details.warnings)
+        warnings.warn(ScalingWarning(f"{Path(path).name} may solve inaccurately:\n{lines}"), stacklevel=2)
+    return details.problem
+
+
+def load_details(path: Path | str) -> LoadDetails:
+    """:func:`load`, returning the problem with its warnings (and, through it, the absent tables)."""
     path = Path(path)
     collector = _Collector()
     tables = _read_workbook(path, collector)
@@ -109,7 +98,12 @@ def load(path: Path | str) -> Problem:
     record_rows: dict[str, list[int]] = {}
     for cls in TABLES:
         records[cls.TABLE], record_rows[cls.TABLE] = _records(cls, tables.get(cls.TABLE), collector)
-    fields = {TABLE_FIELD[name]: rows for name, rows in records.items()}
+    # Absent optional tables are left unset: Problem.model_fields_set then records what was given.
+    fields = {TABLE_FIELD[name]: rows for name, rows in records.items() if name not in collector.absent}
+
+    def locate(issue: InputIssue) -> InputIssue:
+        return _locate(issue, tables, record_rows, collector.settings_cells)
+
     # With invalid Settings the horizon is unknown: check the other cross-table rules against a
     # stand-in horizon and drop the issues that depend on it (month windows, demand coverage).
     draft_settings = settings or Settings.model_construct(**{**valid_settings, **_STAND_IN_HORIZON})
@@ -118,13 +112,24 @@ def load(path: Path | str) -> Problem:
     for issue in cross_table_issues(draft):
         if _explained_by_rejected_rows(issue, collector) or (settings is None and _depends_on_horizon(issue)):
             continue
-        collector.issues.append(_locate(issue, tables, record_rows))
+        collector.issues.append(locate(issue))
     if settings is not None and not collector.issues:
         try:
-            return Problem(settings=settings, **fields)
+            problem = Problem(settings=settings, **fields)
         except InputError as error:  # cannot happen after the draft check; located anyway
-            collector.issues.extend(_locate(issue, tables, record_rows) for issue in error.issues)
+            collector.issues.extend(locate(issue) for issue in error.issues)
+        else:
+            scaling = check_scaling(problem)
+            collector.issues.extend(locate(issue) for issue in scaling.refusals)
+            if not collector.issues:
+                return LoadDetails(problem, tuple(locate(issue) for issue in scaling.warnings))
     raise InputError(_in_sheet_order(collector.issues), source=path.name)
+
+
+def absent_tables(problem: Problem) -> list[str]:
+    """Optional input tables the problem was given without: in a workbook, tables with neither a sheet
+    nor an Excel Table of their name. (A table present but empty is not absent.)"""
+    return [name for name, attribute in TABLE_FIELD.items() if attribute not in problem.model_fields_set]
 
 
 def read_tables(path: Path | str) -> dict[str, list[dict[str, Any]]]:
@@ -166,240 +171,34 @@ def write_problem(
     save_atomically(workbook, Path(path))
 
 
-# ---- file and archive checks --------------------------------------------------------------------
+# ---- layout: where each table is, headers, rows -------------------------------------------------
 
 
-def _fail(path: Path, found: str, expected: str) -> InputError:
-    return InputError([InputIssue(FILE, "path", found, expected)], source=path.name)
-
-
-def _read_bytes(path: Path) -> bytes:
-    """The file's bytes, after checks that need no parsing (exists, is a file, size)."""
-    try:
-        if not path.exists():
-            raise _fail(path, f"no file at {path}", "an existing .xlsx workbook")
-        if path.is_dir():
-            raise _fail(path, f"a folder at {path}", "an .xlsx workbook file")
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise _fail(path, f"a file of {size / 1024**2:.0f} MB", f"at most {MAX_FILE_BYTES // 1024**2} MB")
-        return path.read_bytes()
-    except OSError as error:
-        raise _fail(path, f"a file that cannot be read ({error.strerror or error})", "a readable file") from None
-
-
-def _check_archive(path: Path, data: bytes) -> bool:
-    """Refuse anything that is not a plausible xlsx zip, before any XML is parsed. Returns whether
-    a worksheet holds a formula (only then is the slower second, formula-aware, read needed)."""
-    not_xlsx = "an .xlsx workbook (not a renamed CSV or .xls, a password-protected or a damaged file)"
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            members = archive.infolist()
-            if "[Content_Types].xml" not in archive.namelist():
-                raise _fail(path, "a zip file that is not an Excel workbook", not_xlsx)
-            if len(members) > MAX_ARCHIVE_MEMBERS:
-                raise _fail(path, f"an archive of {len(members)} parts", f"at most {MAX_ARCHIVE_MEMBERS}")
-            total = sum(member.file_size for member in members)
-            if total > MAX_UNCOMPRESSED_BYTES:
-                raise _fail(path, f"{total / 1024**2:.0f} MB of uncompressed content",
-                            f"at most {MAX_UNCOMPRESSED_BYTES // 1024**2} MB (refused as unsafe)")
-            for member in members:
-                ratio = member.file_size / max(member.compress_size, 1)
-                if member.file_size > RATIO_CHECK_MIN_BYTES and ratio > MAX_COMPRESSION_RATIO:
-                    raise _fail(path, f"part {member.filename} compressed {ratio:.0f} to 1 (a zip bomb?)",
-                                f"a compression ratio of at most {MAX_COMPRESSION_RATIO} (refused as unsafe)")
-            sheets = [m for m in members if m.filename.startswith("xl/worksheets/") and m.filename.endswith(".xml")]
-            return any(_FORMULA_TAG.search(archive.read(member)) for member in sheets)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, NotImplementedError, ValueError):
-        raise _fail(path, "a file that is not a valid .xlsx (zip) archive", not_xlsx) from None
-    except (OSError, RuntimeError) as error:  # encrypted or unreadable members
-        raise _fail(path, f"an archive that cannot be read ({error})", not_xlsx) from None
-
-
-def _open(path: Path, data: bytes, formulas: bool) -> tuple[Workbook, Workbook | None]:
-    """Cached values, plus the formula view when the archive holds formulas."""
-    try:
-        with warnings.catch_warnings():
-            # openpyxl warns about features it drops (extensions, styles): irrelevant to the input.
-            warnings.simplefilter("ignore")
-            values = openpyxl.load_workbook(io.BytesIO(data), data_only=True, keep_links=False)
-            formula_view = (
-                openpyxl.load_workbook(io.BytesIO(data), data_only=False, keep_links=False) if formulas else None
-            )
-    except Exception as error:  # untrusted file: any parser failure is bad input, never a traceback
-        if any(isinstance(cause, DefusedXmlException) for cause in _causes(error)):
-            raise _fail(path, "XML entity or DTD declarations", "a workbook without them (refused as unsafe)") from None
-        message = " ".join(str(error).split())[:120]
-        raise _fail(path, f"a workbook that cannot be read ({type(error).__name__}: {message})",
-                    "a workbook saved by Excel or LibreOffice as .xlsx") from None
-    return values, formula_view
-
-
-def _causes(error: BaseException) -> Iterator[BaseException]:
-    """The error and the errors it was raised from (openpyxl re-raises parser errors as ValueError)."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
-# ---- layout: sheets, headers, rows --------------------------------------------------------------
-
-
-def _read_workbook(path: Path, collector: _Collector) -> dict[str, SheetTable]:
-    data = _read_bytes(path)
-    has_formulas = _check_archive(path, data)
-    values, formula_view = _open(path, data, has_formulas)
-    tables: dict[str, SheetTable] = {}
-    required = set(required_sheets())
-    expected: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-        Settings.TABLE: (SETTINGS_HEADERS, _SETTINGS_REQUIRED)
-    }
+def _expected_tables() -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Table name -> (every column header, the required ones), Settings first."""
+    expected = {Settings.TABLE: (SETTINGS_HEADERS, _SETTINGS_REQUIRED)}
     for name, cls in table_classes().items():
         cols = columns(cls)
         expected[name] = (tuple(c.name for c in cols), tuple(c.name for c in cols if c.required))
-    for name, (headers, required_headers) in expected.items():
-        found = _find_table(values, name)
-        if found is None:
-            if name in required:  # a missing optional sheet is simply an empty table
-                collector.unreadable.add(name)
-                collector.add(name, "", "no such sheet", f"a sheet named {name} (required)")
-            continue
-        sheet, table_ref = found
-        formula_sheet = formula_view[sheet.title] if formula_view is not None else None
-        table = _read_table(name, sheet, table_ref, formula_sheet, headers, required_headers, collector)
+    return expected
+
+
+def _read_workbook(path: Path, collector: _Collector) -> dict[str, SheetTable]:
+    sheets = read_workbook(path)
+    expected = _expected_tables()
+    placement = locate_tables(sheets, expected, set(required_sheets()))
+    collector.issues.extend(placement.issues)
+    collector.unreadable.update(placement.unreadable)
+    collector.absent.extend(placement.absent)
+    tables: dict[str, SheetTable] = {}
+    for name, (sheet, table_part) in placement.found.items():
+        headers, required_headers = expected[name]
+        table = read_table(name, sheet, table_part, headers, required_headers, collector.issues)
         if table is None:
             collector.unreadable.add(name)
         else:
             tables[name] = table
     return tables
-
-
-def _find_table(workbook: Workbook, name: str) -> tuple[Worksheet, str | None] | None:
-    """The sheet holding table ``name`` and the table's range; by Excel Table name first, then by
-    sheet name (its only Table, or no Table: then the header is row 1)."""
-    wanted = name.lower()
-    for sheet in workbook.worksheets:
-        for table in sheet.tables.values():
-            if (table.displayName or table.name or "").lower() == wanted:
-                return sheet, table.ref
-    for sheet in workbook.worksheets:
-        if sheet.title.strip().lower() == wanted:
-            only = list(sheet.tables.values())
-            return sheet, (only[0].ref if len(only) == 1 else None)
-    return None
-
-
-def _is_blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _is_formula(cell: Any) -> bool:
-    return getattr(cell, "data_type", None) == "f" or isinstance(cell.value, ArrayFormula | DataTableFormula)
-
-
-def _read_table(
-    name: str,
-    sheet: Worksheet,
-    table_ref: str | None,
-    formula_sheet: Worksheet | None,
-    headers: tuple[str, ...],
-    required_headers: tuple[str, ...],
-    collector: _Collector,
-) -> SheetTable | None:
-    title = sheet.title
-    if sheet.max_row > MAX_ROWS or sheet.max_column > MAX_COLUMNS:
-        collector.add(title, "", f"a sheet of {sheet.max_row:,} rows x {sheet.max_column:,} columns",
-                      f"at most {MAX_ROWS:,} rows and {MAX_COLUMNS:,} columns (refused as unsafe)", cell="A1")
-        return None
-    first_col, header_row, last_col, table_last_row = 1, 1, 0, sheet.max_row
-    # A malformed table range: read the sheet from row 1 as if it had no Table.
-    with contextlib.suppress(TypeError, ValueError):
-        if table_ref:
-            first_col, header_row, last_col, table_last_row = range_boundaries(table_ref)
-    # Never trust a table range beyond the cells the sheet actually holds.
-    last_col = min(last_col or 0, sheet.max_column)
-    header_row = min(header_row or 1, sheet.max_row)
-    first_col = first_col or 1
-    table_last_row = table_last_row or sheet.max_row
-    # A column typed right next to the table (which did not grow to include it) still counts.
-    while last_col < sheet.max_column and not _is_blank(sheet.cell(header_row, last_col + 1).value):
-        last_col += 1
-    if last_col < first_col:
-        collector.add(title, "", "an empty header row", "column headers: " + ", ".join(headers),
-                      cell=f"{get_column_letter(first_col)}{header_row}")
-        return None
-
-    known = {header.lower(): header for header in headers}
-    column_of: dict[str, int] = {}
-    ignored: dict[int, str] = {}  # column index -> why its data is not read
-    for index in range(first_col, last_col + 1):
-        raw = sheet.cell(header_row, index).value
-        cell = f"{get_column_letter(index)}{header_row}"
-        text = "" if _is_blank(raw) else str(raw).strip()
-        header = known.get(text.lower())
-        if not text:
-            ignored[index] = "blank"
-        elif header is None:
-            ignored[index] = "unknown"
-            collector.add(title, text, describe(raw), "one of the column names " + ", ".join(headers), cell=cell)
-        elif header in column_of:
-            ignored[index] = "duplicate"
-            collector.add(title, header, f"a second {header} column", "each column once", cell=cell)
-        else:
-            column_of[header] = index
-    header_at = {index: header for header, index in column_of.items()}
-    table = SheetTable(name, title, header_row, column_of)
-    for header in required_headers:
-        if header not in column_of:
-            collector.add(title, header, "no such column", f"a column headed {header} (required)",
-                          cell=f"{get_column_letter(last_col + 1)}{header_row}")
-
-    blank_header_with_data: set[int] = set()
-    value_rows = sheet.iter_rows(min_row=header_row + 1, max_row=sheet.max_row, min_col=first_col,
-                                 max_col=last_col, values_only=True)
-    formula_rows: Iterator[Any] = (
-        formula_sheet.iter_rows(min_row=header_row + 1, max_row=sheet.max_row, min_col=first_col, max_col=last_col)
-        if formula_sheet is not None else iter(())
-    )
-    last_row = header_row
-    for row_number, cached in enumerate(value_rows, start=header_row + 1):
-        cells = next(formula_rows, None) if formula_sheet is not None else None
-        if all(_is_blank(v) for v in cached) and not (cells and any(_is_formula(c) for c in cells)):
-            if row_number > table_last_row:
-                break  # below the table, a blank row ends it
-            continue
-        last_row = row_number
-        values: dict[str, Any] = {}
-        for offset, value in enumerate(cached):
-            index = first_col + offset
-            formula = cells is not None and _is_formula(cells[offset])
-            if index in ignored:
-                if ignored[index] == "blank" and not _is_blank(value):
-                    blank_header_with_data.add(index)
-                continue
-            header = header_at[index]
-            if formula and value is None:
-                collector.add(title, header, "a formula with no saved value",
-                              "a value (open and save the file in Excel, or type the value)",
-                              cell=f"{get_column_letter(index)}{row_number}")
-                table.bad_rows.add(row_number)
-            values[header] = value
-        table.rows.append((row_number, values))
-    for index in sorted(blank_header_with_data):
-        collector.add(title, "", "values under a blank header", "a column name: " + ", ".join(headers),
-                      cell=f"{get_column_letter(index)}{header_row}")
-
-    for merged in sheet.merged_cells.ranges:
-        if (merged.max_row >= header_row and merged.min_row <= last_row
-                and merged.max_col >= first_col and merged.min_col <= last_col):
-            header = header_at.get(merged.min_col, "")
-            collector.add(title, header, f"merged cells {merged.coord}", "one value per cell (unmerge them)",
-                          cell=merged.coord)
-            table.bad_rows.update(range(max(merged.min_row, header_row + 1), merged.max_row + 1))
-    return table
 
 
 # ---- rows to records ----------------------------------------------------------------------------
@@ -408,7 +207,7 @@ def _read_table(
 def _prepare(column: Column, value: Any) -> Any:
     """Excel's types to what the schema expects: 3.0 is a whole number, 12 is a name, TRUE is not a
     price. Anything else is left to pydantic, which reports it."""
-    if _is_blank(value):
+    if is_blank(value):
         return None
     if column.kind in ("int", "float") and isinstance(value, bool):
         return str(value).upper()  # not a number: fails validation with the number message
@@ -488,15 +287,15 @@ def _settings(table: SheetTable | None, collector: _Collector) -> tuple[Settings
     by_name = column_map(Settings)
     values: dict[str, Any] = {}
     raw: dict[str, Any] = {}
-    value_cell: dict[str, str] = {}
+    value_cell = collector.settings_cells
     last_row = table.header_row
     for row_number, row in table.rows:
         last_row = row_number
         parameter, value = row.get("parameter"), row.get("value")
         parameter_cell = table.cell("parameter", row_number)
-        key = "" if _is_blank(parameter) else str(parameter).strip().lower()
+        key = "" if is_blank(parameter) else str(parameter).strip().lower()
         if not key:
-            if not _is_blank(value):
+            if not is_blank(value):
                 collector.add(table.sheet, "parameter", "empty", "a parameter name", cell=parameter_cell)
             continue
         if key not in by_name:
@@ -576,11 +375,14 @@ def _depends_on_horizon(issue: InputIssue) -> bool:
     return column is not None and column.kind == "month"
 
 
-def _locate(issue: InputIssue, tables: Mapping[str, SheetTable], record_rows: Mapping[str, list[int]]) -> InputIssue:
-    """Give a cross-table issue (table, row index) its sheet cell."""
+def _locate(issue: InputIssue, tables: Mapping[str, SheetTable], record_rows: Mapping[str, list[int]],
+            settings_cells: Mapping[str, str]) -> InputIssue:
+    """Give a cross-table issue (table, row index) its sheet cell; a Settings issue its value cell."""
     table = tables.get(issue.sheet)
     if table is None:
         return issue
+    if issue.sheet == Settings.TABLE:
+        return replace(issue, sheet=table.sheet, cell=settings_cells.get(issue.column, issue.cell))
     rows = record_rows.get(issue.sheet, [])
     row = rows[issue.row_index] if issue.row_index is not None and issue.row_index < len(rows) else None
     return replace(issue, sheet=table.sheet, cell=table.cell(issue.column, row), row_index=None)

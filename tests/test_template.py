@@ -168,7 +168,7 @@ def test_read_only_folder(tmp_path: Path) -> None:
 def test_atomic_write_leaves_no_temporary_files(tmp_path: Path) -> None:
     path = tmp_path / "t.xlsx"
     write_template(path)
-    write_template(path)  # overwriting an existing workbook is fine
+    write_template(path, overwrite=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.xlsx"]
     assert path.stat().st_mode & 0o777 != 0o600  # not left private like a mkstemp file
 
