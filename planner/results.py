@@ -41,7 +41,19 @@ def _table(method: Callable[[PlanResult], pd.DataFrame]) -> Callable[[PlanResult
 
 
 def _values(component: Any) -> dict[Any, float]:
-    return {index: (pyo.value(item, exception=False) or 0.0) for index, item in component.items()}
+    """Index -> value of a solved Var, Expression or Param component.
+
+    A variable without a value after a solve that found a plan is a defect (every variable is a column
+    HiGHS returns a value for): it raises rather than read as zero.
+    """
+    values = {}
+    for index, item in component.items():
+        value = pyo.value(item, exception=False)
+        if value is None:
+            raise ValueError(f"{item.name} has no value after a solve with a plan: a variable was not "
+                             "handed to the solver or its value was not read back")
+        values[index] = value
+    return values
 
 
 @dataclass
@@ -417,7 +429,7 @@ def extract(m: pyo.ConcreteModel, problem: Problem, *, status: str, message: str
         problem=problem, data=d, status=status, message=message,
         objective_usd=objective * USD_PER_UNIT,
         expected_cost_usd=pyo.value(m.expected_cost_musd) * USD_PER_UNIT,
-        cvar_usd=pyo.value(m.cvar_musd) * USD_PER_UNIT if hasattr(m, "cvar_musd") else None,
+        cvar_usd=pyo.value(m.cvar_musd) * USD_PER_UNIT if d.has_cvar else None,
         best_bound_usd=None if best_bound_musd is None else (best_bound_musd - tie_break) * USD_PER_UNIT,
         mip_gap=mip_gap, raw=raw,
     )
