@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from planner.errors import InputError
 
@@ -94,16 +95,42 @@ def _print_summary(result: Any, report_path: Path | None, analysis: Any) -> None
     if analysis is not None:
         for key, label in (("vss_usd", "VSS (value of hedging)"), ("evpi_usd", "EVPI (value of foresight)")):
             table.add_row(label, _money(analysis.figures.get(key)))
+        if analysis.multi_stage is not None:
+            table.add_row("value of learning", _money(analysis.figures.get("value_of_learning_usd")))
     if report_path is not None:
         table.add_row("report", str(report_path))
     console.print(table)
     if result.has_plan:
-        decisions = result.headline_decisions()
-        console.print("[bold]Leases to sign[/]" if decisions else "No new leases to sign.")
-        for line in decisions:
-            console.print(f"  - {line}", highlight=False, markup=False, soft_wrap=True)
+        _print_signings(result)
     for line in result.diagnosis:
         console.print(f"  - {line}", style="red", highlight=False, markup=False, soft_wrap=True)
+
+
+def _print_signings(result: Any) -> None:
+    """"Sign now" (the decisions common to every scenario), then, for a plan that learns, what each
+    world signs once it is known (totals; every signing is in --json and the report)."""
+    decisions = result.headline_decisions(later=False)
+    heading = "Sign now (in every scenario)" if result.is_multi_stage else "Leases to sign"
+    console.print(f"[bold]{heading}[/]" if decisions else
+                  "No new leases to sign now." if result.is_multi_stage else "No new leases to sign.")
+    for line in decisions:
+        console.print(f"  - {line}", highlight=False, markup=False, soft_wrap=True)
+    if not result.is_multi_stage:
+        return
+    from planner.model.tree import ALL_SCENARIOS
+
+    later = result.signing_summary()
+    later = later[later["scenario"] != ALL_SCENARIOS]
+    if later.empty:
+        console.print("Later: no scenario signs more once it is known.")
+        return
+    table = Table(title="Later, once the scenario is known", title_justify="left")
+    for column in ("scenario", "known from", "signings", "GPUs", "commitment", "signing months"):
+        table.add_column(column, justify="right" if column in ("signings", "GPUs", "commitment") else "left")
+    for row in later.itertuples():
+        table.add_row(Text(row.scenario), row.known_from_month, str(row.signings), f"{row.gpus:,}",
+                      _money(row.total_commitment_usd), f"{row.first_signing_month}..{row.last_signing_month}")
+    console.print(table)
 
 
 @app.command()

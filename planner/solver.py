@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,7 @@ from planner.highs import (
 )
 from planner.model import build_model, update_parameters
 from planner.model.data import USD_PER_UNIT
+from planner.model.leases import lease_fixings
 from planner.results import PlanResult, extract
 from planner.schema import Problem
 
@@ -103,15 +104,13 @@ class Planner:
             self._apply_fixings()
         return True
 
-    def fix_leases(self, blocks: dict[tuple[str, int], float]) -> None:
-        """Fix the first-stage lease decisions (offer, start month index) -> blocks; others to 0."""
-        m = self.model
+    def fix_leases(self, blocks: Mapping[tuple[Any, ...], float]) -> None:
+        """Fix the lease decisions; others to 0. Keys (offer, start month index): the blocks every
+        scenario signs; keys (node, offer, start month index): one node's decision (see
+        :func:`planner.model.leases.lease_fixings`)."""
         self.unfix_leases()
-        for key, var in m.lease_blocks.items():
-            self._fixed[var] = float(round(blocks.get(key, 0.0)))
-        for o, var in m.offer_used.items():
-            total = sum(round(blocks.get((oo, k), 0.0)) for oo, k in m.lease_blocks if oo == o)
-            self._fixed[var] = 1.0 if total > 0 else 0.0
+        for var, value in lease_fixings(self.model, blocks):
+            self._fixed[var] = value
         self._apply_fixings()
 
     def unfix_leases(self) -> None:
@@ -289,7 +288,7 @@ class Planner:
 
 def solve(problem: Problem, *, time_limit_seconds: float | None = None, mip_gap: float | None = None,
           threads: int | None = None, scenarios: list[str] | None = None,
-          fixed_leases: dict[tuple[str, int], float] | None = None, marginal_values: bool = True,
+          fixed_leases: Mapping[tuple[Any, ...], float] | None = None, marginal_values: bool = True,
           progress: Progress | None = None, mip_progress: MipProgressHook | None = None) -> PlanResult:
     """Build and solve ``problem``; return a :class:`PlanResult` (check ``status`` and ``has_plan``)."""
     planner = Planner(problem, scenarios, threads=threads, progress=progress, mip_progress=mip_progress)

@@ -468,13 +468,13 @@ def test_objective_reprices_from_the_input(spec: Spec) -> None:
         assert result.status == "infeasible" and spec.share_cap is not None, result.message
         return
     repriced = repriced_expected_cost_usd(result)
-    gross = sum(abs(v) for v in lease_side_spend_usd(result).values()) + result.on_demand()["cost_usd"].sum()
+    lease_side = {s: lease_side_spend_usd(result, s) for s in result.data.scenarios}
+    gross = sum(abs(v) for spend in lease_side.values() for v in spend.values()) + result.on_demand()["cost_usd"].sum()
     assert math.isclose(repriced, result.objective_usd, rel_tol=INTEGRALITY_REL,
                         abs_tol=INTEGRALITY_REL * gross + 1e-6), (repriced, result.objective_usd)
     credits = {c.credit_id: c for c in result.problem.credits}
     for row in result.credit_summary().itertuples():
         assert row.applied_usd <= row.amount_usd * (1 + 1e-9) + 1e-3, row
-    lease_side = lease_side_spend_usd(result)
     od_spend = result.on_demand().groupby(["scenario", "month", "provider"])["cost_usd"].sum()
     for r in result.credits().itertuples():
         c = credits[r.credit_id]
@@ -482,5 +482,5 @@ def test_objective_reprices_from_the_input(spec: Spec) -> None:
         if c.applies_to in ("on_demand", "all"):
             eligible += float(od_spend.get((r.scenario, r.month, c.provider), 0.0))
         if c.applies_to in ("leases", "all"):
-            eligible += lease_side.get((r.month, c.provider), 0.0)
+            eligible += lease_side[r.scenario].get((r.month, c.provider), 0.0)
         assert r.applied_usd <= eligible * (1 + INTEGRALITY_REL) + 1e-3, (r, eligible)

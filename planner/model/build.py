@@ -50,12 +50,12 @@ def define_sets(m: pyo.ConcreteModel, d: ModelData) -> None:
 
 FAMILIES: list[Family] = [
     define_sets,
-    # first stage: leases
+    # leases: one decision per (scenario-tree node, offer, start month)
     define_lease_variables,
     define_lease_terms,
     define_offer_limits,
     define_lease_costs,
-    # second stage: allocation, demand, policies, power, credits
+    # per scenario: allocation, demand, policies, power, credits
     define_capacity,
     define_on_demand,
     define_demand_variables,
@@ -77,7 +77,8 @@ math; its keyword-only parameters are the components of earlier families it uses
 
 def build_model(problem: Problem, scenarios: list[str] | None = None, *, elastic: bool = False,
                 data: ModelData | None = None) -> pyo.ConcreteModel:
-    """Build the two-stage procurement MILP for ``problem`` (optionally a subset of its scenarios).
+    """Build the procurement MILP for ``problem`` (optionally a subset of its scenarios): two-stage, or
+    multi-stage when the scenarios are told apart during the horizon (``Settings.reveal_month``).
 
     ``elastic=True`` turns forbidden unserved demand and the budget into penalised slack, which
     makes any instance feasible; :mod:`planner.diagnose` uses it to explain infeasibility.
