@@ -147,14 +147,14 @@ class Settings(BaseModel):
     )
     cvar_weight: float = Field(0.0, ge=0, le=1, description="Weight omega of CVaR in the objective.")
     cvar_alpha: float = Field(0.9, ge=0, lt=1, description="CVaR level alpha (0.9 = worst 10%).")
+    time_limit_seconds: float = Field(600.0, gt=0, description="Solver time limit.")
+    mip_gap: float = Field(1e-4, ge=0, lt=1, description="Relative MIP gap at which to stop.")
     reveal_month: Month | None = Field(
         None,
         description="Month from which the plan knows which scenario is unfolding (YYYY-MM). Lease signings "
         "before it are one decision for every scenario; from it on each scenario signs its own. Blank = "
         "never: every signing is decided now for all scenarios (two-stage).",
     )
-    time_limit_seconds: float = Field(600.0, gt=0, description="Solver time limit.")
-    mip_gap: float = Field(1e-4, ge=0, lt=1, description="Relative MIP gap at which to stop.")
 
     UNITS: ClassVar[dict[str, str]] = {
         "first_month": "YYYY-MM",
@@ -167,9 +167,9 @@ class Settings(BaseModel):
         "count_payments_beyond_horizon": "yes/no",
         "cvar_weight": "fraction",
         "cvar_alpha": "fraction",
-        "reveal_month": "YYYY-MM",
         "time_limit_seconds": "seconds",
         "mip_gap": "fraction",
+        "reveal_month": "YYYY-MM",
     }
 
     @field_validator("reveal_month")
@@ -300,14 +300,14 @@ class LeaseOffer(Record):
     term_months: int = Field(gt=0, le=240, description="Lease term.")
     earliest_start_month: Month = Field(description="First month a block can start (lead time).")
     latest_start_month: Month = Field(description="Last month a block can start.")
+    min_blocks: int = Field(0, ge=0, description="If used at all, at least this many blocks in total.")
+    max_blocks: int = Field(gt=0, description="At most this many blocks in total (supply cap).")
+    upfront_usd_per_block: float = Field(0.0, ge=0, description="One-off payment per block at signing.")
     lead_time_months: int = Field(
         0, ge=0, le=MAX_LEAD_TIME_MONTHS,
         description="Months from signing to the first month of service: a block starting in month k is "
         "signed in month k - lead time. Starts that would be signed before the first month are not offered.",
     )
-    min_blocks: int = Field(0, ge=0, description="If used at all, at least this many blocks in total.")
-    max_blocks: int = Field(gt=0, description="At most this many blocks in total (supply cap).")
-    upfront_usd_per_block: float = Field(0.0, ge=0, description="One-off payment per block at signing.")
 
 
 class Commitment(Record):

@@ -48,7 +48,8 @@ def lease_rows(problem: Problem, tree: ScenarioTree, plan: LeaseDecisions) -> pd
 
 
 def payment_rows(problem: Problem, tree: ScenarioTree, plan: LeaseDecisions) -> pd.DataFrame:
-    """Every payment of every decision (the whole term, past the horizon too), by month, node, offer."""
+    """Every payment of every decision (the whole term, past the horizon too; upfront at signing), by
+    month, node and offer."""
     offers = {o.offer_id: o for o in problem.lease_offers}
     rank = {n.node_id: i for i, n in enumerate(tree.nodes)}
     first, horizon, hours = problem.settings.first_month, problem.settings.months, problem.settings.hours_per_month
@@ -56,10 +57,14 @@ def payment_rows(problem: Problem, tree: ScenarioTree, plan: LeaseDecisions) -> 
     for (n, o_id, k), blocks in plan.items():
         o = offers[o_id]
         monthly = blocks * o.gpus_per_block * o.price_usd_per_gpu_hour * hours
-        for t in range(k, k + o.term_months):
+        upfront = blocks * o.upfront_usd_per_block
+        signed = k - o.lead_time_months
+        payments = {t: monthly for t in range(k, k + o.term_months)}
+        if upfront:
+            payments[signed] = payments.get(signed, 0.0) + upfront  # due at signing
+        for t, usd in sorted(payments.items()):
             rows.append({"scenario": tree.label(n), "month": add_months(first, t), "offer_id": o_id,
-                         "start_month": add_months(first, k), "in_horizon": t < horizon,
-                         "payment_usd": monthly + (blocks * o.upfront_usd_per_block if t == k else 0.0),
+                         "start_month": add_months(first, k), "in_horizon": t < horizon, "payment_usd": usd,
                          "_node": rank[n]})
     frame = pd.DataFrame(rows, columns=[*PAYMENT_COLUMNS, "_node"])
     return frame.sort_values(["month", "_node", "offer_id"], ignore_index=True, kind="stable").drop(columns="_node")

@@ -15,8 +15,9 @@ SIGNED_CATEGORIES = ("leases", "upfront", "commitments")
 
 def signed_payments_usd(result, scenario: str) -> dict[tuple[str, str], float]:
     """(month, category) -> USD of leases, upfront and commitments in ``scenario``'s world: every
-    payment of the term of each lease its world signs, upfront in its start month, a commitment's
-    payments from the first month (earlier ones are sunk) to its end month, past the horizon too."""
+    payment of the term of each lease its world signs, upfront in its signing month (start less lead
+    time), a commitment's payments from the first month (earlier ones are sunk) to its end month, past
+    the horizon too."""
     problem, hours = result.problem, result.problem.settings.hours_per_month
     offers = {o.offer_id: o for o in problem.lease_offers}
     payments: dict[tuple[str, str], float] = defaultdict(float)
@@ -25,7 +26,7 @@ def signed_payments_usd(result, scenario: str) -> dict[tuple[str, str], float]:
         for t in range(k, k + o.term_months):
             payments[result.month_label(t), "leases"] += blocks * o.gpus_per_block * o.price_usd_per_gpu_hour * hours
         if o.upfront_usd_per_block:
-            payments[result.month_label(k), "upfront"] += blocks * o.upfront_usd_per_block
+            payments[result.month_label(k - o.lead_time_months), "upfront"] += blocks * o.upfront_usd_per_block
     for c in problem.commitments:
         for t in range(max(0, problem.month_index(c.start_month)), problem.month_index(c.end_month) + 1):
             payments[result.month_label(t), "commitments"] += c.gpus * c.price_usd_per_gpu_hour * hours
@@ -43,7 +44,7 @@ def lease_side_spend_usd(result, scenario: str) -> dict[tuple[str, str], float]:
         o = offers[offer_id]
         for t in range(k, k + o.term_months):
             spend[result.month_label(t), o.provider] += blocks * o.gpus_per_block * o.price_usd_per_gpu_hour * hours
-        spend[result.month_label(k), o.provider] += blocks * o.upfront_usd_per_block
+        spend[result.month_label(k - o.lead_time_months), o.provider] += blocks * o.upfront_usd_per_block
     for c in problem.commitments:
         for t in range(max(0, problem.month_index(c.start_month)), problem.month_index(c.end_month) + 1):
             spend[result.month_label(t), c.provider] += c.gpus * c.price_usd_per_gpu_hour * hours

@@ -123,16 +123,19 @@ def define_lease_costs(m: pyo.ConcreteModel, d: ModelData, *, lease_blocks: pyo.
 
     .. math:: \mathit{lease\_payment\_musd}_{n,t} = \sum_{(n,o,k):\ k \le t \le k+\tau_o-1}
               b_o \cdot 1000 \cdot p_o \cdot H / 10^6 \cdot \mathit{lease\_blocks}_{n,o,k}
-              \qquad \mathit{lease\_upfront\_musd}_{n,t} = \sum_{o} U_o\,\mathit{lease\_blocks}_{n,o,t}
+              \qquad \mathit{lease\_upfront\_musd}_{n,t} = \sum_{(n,o,k):\ \sigma_{o,k} = t}
+              U_o\,\mathit{lease\_blocks}_{n,o,k}
 
     .. math:: \mathit{commitment\_payment\_musd}_t = \sum_p \bar{K}_{t,p} \qquad
               \mathit{lease\_provider\_spend\_musd}_{n,t,p} = \bar{K}_{t,p} +
-              \sum_{o \in O_p} \Big(U_o\,x_{o,t} + \sum_{k:\ k \le t \le k+\tau_o-1}
+              \sum_{o \in O_p} \Big(\sum_{k:\ \sigma_{o,k} = t} U_o\,x_{o,k} + \sum_{k:\ k \le t \le k+\tau_o-1}
               b_o \cdot 1000 \cdot p_o \cdot H / 10^6 \cdot x_{o,k}\Big),\ n \in \mathcal{N}(t),\ t \in \mathcal{T}
 
     with :math:`x_{o,k} = \mathit{lease\_blocks}_{a(n,\sigma_{o,k}),o,k}` the blocks the scenarios of n
     signed, :math:`\bar{K}_{t,p}` the payment of provider :math:`p`'s existing commitments in month
     :math:`t` and :math:`O_p` its offers. A scenario's lease payments are those of the nodes on its path.
+    The upfront payment is due at signing, :math:`\sigma_{o,k} = k - L_o` (the start month without a lead
+    time); the term's payments run from the start month.
 
     Payments past the horizon are kept for new leases and commitments alike (take-or-pay); whether
     they enter the objective is the ``count_payments_beyond_horizon`` setting. Commitment payments
@@ -157,14 +160,14 @@ def define_lease_costs(m: pyo.ConcreteModel, d: ModelData, *, lease_blocks: pyo.
             for o, k in paying[t] if (n, o, k) in signed_at
         )
 
-    signing: dict[int, list[str]] = defaultdict(list)
+    signing: dict[int, list[tuple[str, int]]] = defaultdict(list)
     for o, k in d.lease_starts:
         if d.offer_upfront_musd_per_block[o]:
-            signing[k].append(o)
+            signing[d.lease_signing_month[o, k]].append((o, k))
 
     def upfront(m: pyo.ConcreteModel, n: str, t: int) -> pyo.Expression:
-        return sum(d.offer_upfront_musd_per_block[o] * lease_blocks[n, o, t] for o in signing[t]
-                   if (n, o, t) in signed_at)
+        return sum(d.offer_upfront_musd_per_block[o] * lease_blocks[n, o, k] for o, k in signing[t]
+                   if (n, o, k) in signed_at)
 
     m.lease_payment_musd = pyo.Expression(m.NODE_PAYMENT_MONTHS, rule=payment)
     m.lease_upfront_musd = pyo.Expression(m.NODE_PAYMENT_MONTHS, rule=upfront)
@@ -174,7 +177,7 @@ def define_lease_costs(m: pyo.ConcreteModel, d: ModelData, *, lease_blocks: pyo.
 
     def provider_spend(m: pyo.ConcreteModel, n: str, t: int, p: str) -> pyo.Expression:
         leases = signed_on_path(d, n, [(o, k) for o, k in paying[t] if d.offer_provider[o] == p])
-        starting = signed_on_path(d, n, [(o, t) for o in signing[t] if d.offer_provider[o] == p])
+        starting = signed_on_path(d, n, [(o, k) for o, k in signing[t] if d.offer_provider[o] == p])
         return sum(
             gpu_hours_per_block[key[1]] * offer_price_usd_per_gpu_hour[key[1]] * lease_blocks[key] for key in leases
         ) + sum(d.offer_upfront_musd_per_block[key[1]] * lease_blocks[key] for key in starting
