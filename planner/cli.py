@@ -121,6 +121,9 @@ def _print_signings(result: Any) -> None:
 
     later = result.signing_summary()
     later = later[later["scenario"] != ALL_SCENARIOS]
+    worlds = result.leases_by_scenario()
+    signing = set(worlds.loc[worlds["decided"] == "later", "scenario"])
+    idle = [s for s in result.data.scenarios if s not in signing]
     if later.empty:
         console.print("Later: no scenario signs more once it is known.")
         return
@@ -131,6 +134,8 @@ def _print_signings(result: Any) -> None:
         table.add_row(Text(row.scenario), row.known_from_month, str(row.signings), f"{row.gpus:,}",
                       _money(row.total_commitment_usd), f"{row.first_signing_month}..{row.last_signing_month}")
     console.print(table)
+    if idle:
+        console.print("No more signings in: " + ", ".join(idle), highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()
