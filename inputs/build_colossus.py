@@ -318,7 +318,7 @@ STORY = (
     "- Sign now, in every world: 5 H100 pods at Colossus (4 from 2025-02, 1 from 2025-03, 1-month lead",
     "  time) and all 139 NeoCloud GB200 racks for 2026-01 (a 12-month lead time: signed in 2025-01).",
     "- 10x: from April, all 278 Colossus GB200 racks (from 2025-07) and H100 pods as demand grows, about",
-    "  82,000 GPUs more; no H200. About 90% of demand served.",
+    "  80,000 GPUs more; no H200. About 90% of demand served.",
     "- 30x: everything Colossus offers (147 H100 and 49 H200 pods, 278 GB200 racks: about 216,000 GPUs)",
     "  through 2026. About 56% of demand served; rate limits, on-demand cloud and unserved demand do the rest.",
     "- 80x: everything on offer too, sooner (all signed by 2026-05). About 19% of demand served.",

@@ -81,6 +81,19 @@ def test_realistic_instance_pinned(realistic_result) -> None:
     assert (result.num_variables, result.num_integer_variables, result.num_constraints) == (1108, 136, 911)
 
 
+def test_example_pinned(example_result) -> None:
+    """The example (plans learn from 2025-04, lead times from the offers' notes): objective and model
+    size, pinned as above.
+
+    History: 22,720,040,786 USD; 4,647 variables (594 integer), 3,183 constraints (multi-stage example;
+    its two-stage form, with no lead times, is pinned to the model before plans learned in
+    test_multistage.py).
+    """
+    result = example_result
+    assert result.objective_usd == pytest.approx(22_720_040_786.0, rel=2 * result.problem.settings.mip_gap)
+    assert (result.num_variables, result.num_integer_variables, result.num_constraints) == (4647, 594, 3183)
+
+
 # ---- capacity and leases ---------------------------------------------------------------------------------
 
 
