@@ -20,7 +20,7 @@ from planner.model.costs import CVAR_TIE_BREAK_WEIGHT, counted_payment_months
 from planner.model.data import GPUS_PER_UNIT, TOKENS_PER_UNIT, USD_PER_UNIT, ModelData
 from planner.model.tree import ALL_SCENARIOS, ROOT
 from planner.schema import Problem, add_months
-from planner.signings import describe_signing, lease_rows, payment_rows, signing_summary
+from planner.signings import describe_signing, lease_rows, payment_rows, signing_summary, world_totals
 
 COST_CATEGORIES = ("leases", "upfront", "commitments", "on_demand", "credits", "throttling", "unserved",
                    "goodwill")
@@ -194,6 +194,12 @@ class PlanResult:
             frame.insert(1, "decided", pd.Series(dtype=object))
             return frame
         return pd.concat(frames, ignore_index=True)
+
+    def lease_totals_by_scenario(self) -> pd.DataFrame:
+        """Per scenario: probability, GPUs and total commitment (every payment, upfront included) signed
+        now (common to every scenario), later (once its world is known) and in all."""
+        return world_totals(self.leases_by_scenario(),
+                            {s: self.data.probability[s] for s in self._planned_scenarios})
 
     @_table
     def lease_payments(self) -> pd.DataFrame:

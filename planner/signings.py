@@ -23,6 +23,8 @@ LEASE_COLUMNS = ("scenario", "offer_id", "provider", "site", "gpu_type", "signin
 PAYMENT_COLUMNS = ("scenario", "month", "offer_id", "start_month", "in_horizon", "payment_usd")
 SUMMARY_COLUMNS = ("scenario", "known_from_month", "signings", "blocks", "gpus", "total_commitment_usd",
                    "first_signing_month", "last_signing_month")
+WORLD_COLUMNS = ("scenario", "probability", "gpus_signed_now", "gpus_signed_later", "gpus_signed",
+                 "commitment_now_usd", "commitment_later_usd", "total_commitment_usd")
 
 
 def lease_rows(problem: Problem, tree: ScenarioTree, plan: LeaseDecisions) -> pd.DataFrame:
@@ -90,3 +92,19 @@ def describe_signing(row: Any) -> str:
     return (f"sign {row.blocks} block{'s' if row.blocks != 1 else ''} of {row.offer_id} "
             f"({row.gpus:,} {row.gpu_type} at {row.site}) from {row.start_month} for {row.term_months} "
             f"month{'s' if row.term_months != 1 else ''} at ${row.price_usd_per_gpu_hour:.2f}/GPU-hour{signed}")
+
+
+def world_totals(by_scenario: pd.DataFrame, probability: dict[str, float]) -> pd.DataFrame:
+    """Per scenario, from its world's leases (``decided`` now or later): GPUs and total commitment signed
+    now, later and in all; one row per scenario even when it signs nothing."""
+    rows = []
+    for s, p in probability.items():
+        world = by_scenario[by_scenario["scenario"] == s]
+        now, later = world[world["decided"] == "now"], world[world["decided"] == "later"]
+        rows.append({"scenario": s, "probability": p,
+                     "gpus_signed_now": int(now["gpus"].sum()), "gpus_signed_later": int(later["gpus"].sum()),
+                     "gpus_signed": int(world["gpus"].sum()),
+                     "commitment_now_usd": float(now["total_commitment_usd"].sum()),
+                     "commitment_later_usd": float(later["total_commitment_usd"].sum()),
+                     "total_commitment_usd": float(world["total_commitment_usd"].sum())})
+    return pd.DataFrame(rows, columns=list(WORLD_COLUMNS))
