@@ -16,7 +16,8 @@ from pathlib import Path
 import openpyxl
 import pyomo.environ as pyo
 import pytest
-from factory import LEASE_GPU_MONTH, lease, month, tiny
+from factory import LEASE_GPU_MONTH, credit, lease, month, tiny
+from pyomo.repn.standard_repn import generate_standard_repn
 from typer.testing import CliRunner
 from workbook_helpers import by_cell, edit, issues, small_workbook
 
@@ -24,7 +25,7 @@ import planner
 from planner.cli import app
 from planner.model import build_model
 from planner.model.tree import ROOT, ScenarioTree
-from planner.schema import Problem
+from planner.schema import LeaseOffer, Problem
 from planner.template import write_template
 from planner.uncertainty import MULTI_STAGE, analyse, two_stage
 from planner.workbook import load, write_problem
@@ -98,6 +99,11 @@ def test_one_scenario_never_branches() -> None:
 # ---- lead times and the signing node ----------------------------------------------------------------
 
 
+def coefficients(expr) -> dict[str, float]:
+    repn = generate_standard_repn(expr, compute_values=True)
+    return {var.name: coef for var, coef in zip(repn.linear_vars, repn.linear_coefs, strict=True) if coef}
+
+
 def test_lead_time_sets_the_signing_month_and_drops_starts_signed_before_the_horizon() -> None:
     """Starts 0..3 with a 2-month lead time: starts 0 and 1 would be signed before the first month (a
     commitment, not a decision): only 2 and 3 are offered, signed in months 0 and 1."""
@@ -121,6 +127,24 @@ def test_lead_time_decides_which_node_signs() -> None:
     assert set(m.offer_max_blocks) == {("ROOT_0", "L"), ("ROOT_1", "L")}
 
 
+def test_budget_credits_and_share_read_each_worlds_signings() -> None:
+    """Reveal in month 1; 'early' (start 1, signed 0) is common, 'late' (start 1, signed 1) per world.
+    One budget row per world, over the common and its own blocks; a leases credit and the share cap of
+    the high world count the high world's blocks only (1,000 GPU-hours x price per GPU = 1.46 / 2.19
+    thousand USD, in MUSD per block: 0.00146 early, 0.00219 late)."""
+    problem = tiny({"low": [0.0, 10.0], "high": [0.0, 30.0]}, probabilities=EVEN, offers=learning_offers(),
+                   credits=[credit(amount=1_000.0, expiry=1, provider="lessor", applies_to="leases")],
+                   reveal_month=month(1), max_total_commitment_usd=1e5, max_provider_share=0.9)
+    m = build_model(problem)
+    assert set(m.budget) == {"ROOT_0", "ROOT_1"}
+    assert coefficients(m.budget["ROOT_1"].body) == pytest.approx(
+        {"lease_blocks[ROOT,early,1]": 0.00146, "lease_blocks[ROOT_1,late,1]": 0.00219})
+    assert coefficients(m.credit_eligible["high", 1, "lessor", "leases"].body) == pytest.approx(
+        {"credit_used[high,C,1]": 1, "lease_blocks[ROOT,early,1]": -0.00146, "lease_blocks[ROOT_1,late,1]": -0.00219})
+    share = coefficients(m.provider_share["high", "lessor"].body)
+    assert "lease_blocks[ROOT_1,late,1]" in share and "lease_blocks[ROOT_0,late,1]" not in share
+
+
 def test_upfront_is_paid_at_signing() -> None:
     """A 3-month lead time and $500 upfront per block: the deposit falls in the signing month, the
     monthly payments from the start."""
@@ -141,9 +165,12 @@ def learning_problem(reveal_month: str | None) -> Problem:
     """Two months, 50/50 worlds needing 10 or 30 GPUs in month 1 (none in month 0). 'early' starts in
     month 1 with a 1-month lead time (signed in month 0) at $2/GPU-hour ($1,460 a GPU-month); 'late'
     starts in month 1 with no lead time (signed in month 1) at $3 ($2,190); on demand costs $5 ($3,650)."""
-    return tiny({"low": [0.0, 10.0], "high": [0.0, 30.0]}, probabilities=EVEN,
-                offers=[lease("early", earliest=1, term=1, lead_time=1), lease("late", earliest=1, term=1, price=3.0)],
+    return tiny({"low": [0.0, 10.0], "high": [0.0, 30.0]}, probabilities=EVEN, offers=learning_offers(),
                 reveal_month=reveal_month)
+
+
+def learning_offers() -> list[LeaseOffer]:
+    return [lease("early", earliest=1, term=1, lead_time=1), lease("late", earliest=1, term=1, price=3.0)]
 
 
 def test_learning_is_worth_a_hand_computed_amount() -> None:
