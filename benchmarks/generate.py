@@ -140,12 +140,17 @@ def growth_factor(growth_per_year: float, month_index: int, tapered: bool = True
     return growth_per_year**years
 
 
-def make_problem(size: str, seed: int = 0, *, growth: Literal["tapered", "compound"] = "tapered") -> Problem:
+def make_problem(size: str, seed: int = 0, *, growth: Literal["tapered", "compound"] = "tapered",
+                 reveal_month: int | None = None, lead_times: bool = False) -> Problem:
     """Build the benchmark instance ``size`` (S, M, L or XL) deterministically from ``seed``.
 
     ``growth="tapered"`` (default) writes explicit Demand rows whose yearly growth rate halves every year;
     ``"compound"`` leaves demand to base level x growth multiple per year, compounding over the horizon
     (over 60 months the 30x scenario then asks for 24 million times the first month).
+    ``reveal_month`` (a month index) sets ``Settings.reveal_month``: the scenario is known from that month
+    (a multi-stage plan). ``lead_times`` gives each offer its lead time (the months from its announcement
+    to its earliest start), so blocks are signed before they start; off, as before, every block is signed
+    in its start month. Neither changes any other number of the instance.
     """
     dims = SIZES[size.upper()]
     tapered = growth == "tapered"
@@ -286,6 +291,7 @@ def make_problem(size: str, seed: int = 0, *, growth: Literal["tapered", "compou
             gpu_type=gpu, gpus_per_block=block, price_usd_per_gpu_hour=round(min(3.5, max(1.8, price)), 2),
             term_months=term, earliest_start_month=month(earliest), latest_start_month=month(latest),
             min_blocks=min_blocks, max_blocks=max_blocks, upfront_usd_per_block=upfront,
+            lead_time_months=earliest - announce if lead_times else 0,
         ))
 
     # Credits on the cloud providers (one on a lessor, for leases, when there are three).
@@ -312,6 +318,7 @@ def make_problem(size: str, seed: int = 0, *, growth: Literal["tapered", "compou
     settings = Settings(
         first_month=FIRST_MONTH, months=months, discount_rate_per_year=0.08, default_mfu=0.11,
         cvar_weight=0.1 if dims.scenarios >= 10 else 0.0, mip_gap=1e-3,
+        reveal_month=None if reveal_month is None else month(min(reveal_month, last)),
     )
     return Problem(
         settings=settings, workloads=workloads, scenarios=scenarios, demand=demand, gpu_types=gpu_types,
@@ -375,10 +382,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("size", choices=sorted(SIZES, key=list(SIZES).index), type=str.upper)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--growth", choices=("tapered", "compound"), default="tapered")
+    parser.add_argument("--reveal-month", type=int, help="month index from which the scenario is known")
+    parser.add_argument("--lead-times", action="store_true", help="offers are signed their lead time ahead")
     parser.add_argument("--out", type=Path, help="input workbook to write (needs planner.workbook)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    problem = make_problem(args.size, args.seed, growth=args.growth)
+    problem = make_problem(args.size, args.seed, growth=args.growth, reveal_month=args.reveal_month,
+                           lead_times=args.lead_times)
     print(f"{args.size} (seed {args.seed}) generated in {time.perf_counter() - start:.3f} s")
     print(describe(problem))
     if args.out:

@@ -14,6 +14,10 @@ outgrows Colossus's supply and its 300 MW within the first year, so on-demand cl
 unserved demand all appear. An 80x yearly multiple compounded over 36 months (80^3 = 512,000x) is not
 credible, so the Demand rows apply each scenario's multiple g in year 1, g^(1/4) in year 2 and g^(1/8)
 in year 3 (hyper-growth decaying as adoption saturates), written out as explicit rows.
+
+Information: growth is visible after the first quarter (``reveal_month`` 2025-04), so signings from
+April on are taken per world; each offer's lead time (from its notes) sets the month a block is signed.
+The README sheet says what the plan then does in each world (``STORY``).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make ``planner`` importable from the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from openpyxl.styles import Font
 
 from planner.schema import (
     Commitment,
@@ -41,7 +47,8 @@ from planner.schema import (
     Workload,
     add_months,
 )
-from planner.workbook import write_problem
+from planner.template import README_SHEET, SPARE_ROWS, build_workbook, save_atomically
+from planner.workbook import problem_to_tables
 
 OUTPUT = Path(__file__).resolve().parent / "colossus-2025.xlsx"
 FIRST_MONTH = "2025-01"
@@ -52,6 +59,9 @@ INFERENCE_MFU = 0.11  # article: inference MFU "approximately 11%"
 TRAINING_MFU = 0.40  # article: training MFU "typically runs 40-50%"
 H100_TFLOPS = 989.0  # assumption: H100 SXM dense BF16 spec sheet
 TRAINING_GROWTH_PER_YEAR = 2.0
+REVEAL_MONTH = "2025-04"
+"""Article: 80x annualized growth was visible within the first quarter; from April 2025 the plan knows
+which world it is in, and signs for that world."""
 
 # name: (revenue $/Mtok, peak/average, FLOPs/token, allowed GPU types, unserved penalty $/Mtok or None,
 #        month-1 demand sized as this many H100s at the workload's MFU, notes)
@@ -194,21 +204,21 @@ def build() -> Problem:
         LeaseOffer(
             offer_id="COL-H100-12", provider="xAI", site="Colossus", gpu_type="H100", gpus_per_block=1024,
             price_usd_per_gpu_hour=2.60, term_months=12, earliest_start_month="2025-02",
-            latest_start_month="2027-06", max_blocks=147,
+            latest_start_month="2027-06", max_blocks=147, lead_time_months=1,
             notes="article: 150,000+ H100 at ~$2.60/GPU-hour (147 x 1,024 = 150,528); assumption: 1,024-GPU "
             "pods, 12-month term, 1-month lead time (the cluster is operational)",
         ),
         LeaseOffer(
             offer_id="COL-H200-12", provider="xAI", site="Colossus", gpu_type="H200", gpus_per_block=1024,
             price_usd_per_gpu_hour=3.00, term_months=12, earliest_start_month="2025-03",
-            latest_start_month="2027-06", max_blocks=49,
+            latest_start_month="2027-06", max_blocks=49, lead_time_months=2,
             notes="article: ~50,000 H200 (49 x 1,024 = 50,176); assumption: $3.00 (memory premium over H100), "
             "12-month term, 2-month lead time",
         ),
         LeaseOffer(
             offer_id="COL-GB200-24", provider="xAI", site="Colossus", gpu_type="GB200", gpus_per_block=72,
             price_usd_per_gpu_hour=4.20, term_months=24, earliest_start_month="2025-04",
-            latest_start_month="2027-06", max_blocks=278,
+            latest_start_month="2027-06", max_blocks=278, lead_time_months=3,
             notes="article: ~20,000 GB200 (278 NVL72 racks of 72 = 20,016); assumption: $4.20 (newest parts), "
             "24-month term, 3-month lead time for rack commissioning",
         ),
@@ -216,6 +226,7 @@ def build() -> Problem:
             offer_id="NEO-GB200-36", provider="NeoCloud", site="NeoCloud-Atlanta", gpu_type="GB200",
             gpus_per_block=72, price_usd_per_gpu_hour=3.70, term_months=36, earliest_start_month="2026-01",
             latest_start_month="2027-01", min_blocks=70, max_blocks=139, upfront_usd_per_block=250_000.0,
+            lead_time_months=12,
             notes="assumption: a second, smaller offer: a new build (12-month lead time), 36-month term, "
             "cheaper per hour, at least 70 racks if used, $250k deposit per rack",
         ),
@@ -270,6 +281,7 @@ def build() -> Problem:
         hours_per_month=HOURS_PER_MONTH,
         default_mfu=INFERENCE_MFU,
         count_payments_beyond_horizon=True,
+        reveal_month=REVEAL_MONTH,
     )
     return Problem(
         settings=settings,
@@ -293,11 +305,39 @@ SETTINGS_NOTES = {
     "months": "assumption: a 3-year view covers the leases' terms.",
     "discount_rate_per_year": "assumption: 10% cost of capital for a growth-stage lab.",
     "default_mfu": "article: inference MFU ~11%.",
+    "reveal_month": "article: 80x annualized growth was visible within Q1 2025, so from April the plan knows "
+    "its world and signs for it; leases signed before April are one decision for every scenario. Blank it "
+    "to see the two-stage plan, which signs one schedule for every world (README).",
 }
+
+STORY = (
+    "The Colossus 2025 example (see the notes on every row for sources and assumptions)",
+    "A lab planned compute for 10x growth a year and saw 80x annualized growth within a quarter. The plan",
+    "learns: from reveal_month (2025-04) it knows which world it is in; signings before then are common.",
+    "What the plan does (planner solve, mip_gap 1e-4; figures rounded):",
+    "- Sign now, in every world: 5 H100 pods at Colossus (4 from 2025-02, 1 from 2025-03, 1-month lead",
+    "  time) and all 139 NeoCloud GB200 racks for 2026-01 (a 12-month lead time: signed in 2025-01).",
+    "- 10x: from April, all 278 Colossus GB200 racks (from 2025-07) and H100 pods as demand grows, about",
+    "  80,000 GPUs more; no H200. About 90% of demand served.",
+    "- 30x: everything Colossus offers (147 H100 and 49 H200 pods, 278 GB200 racks: about 216,000 GPUs)",
+    "  through 2026. About 56% of demand served; rate limits, on-demand cloud and unserved demand do the rest.",
+    "- 80x: everything on offer too, sooner (all signed by 2026-05). About 19% of demand served.",
+    "With reveal_month blank the plan signs one schedule of about 139,000 GPUs in every world (the two-stage",
+    "hedge) and costs about 2.9% (USD 0.7 billion) more in expectation: the value of learning.",
+)
+"""README lines of the example: what the plan does in each world. tests/test_example.py (slow) checks
+them against a solve."""
 
 
 def main() -> None:
-    write_problem(build(), OUTPUT, settings_notes=SETTINGS_NOTES)
+    tables = problem_to_tables(build())
+    settings = {row["parameter"]: row["value"] for row in tables.pop(Settings.TABLE)}
+    workbook = build_workbook(settings, tables, SPARE_ROWS, SETTINGS_NOTES)
+    readme = workbook[README_SHEET]
+    first = readme.max_row + 2
+    for offset, line in enumerate(STORY):
+        readme.cell(row=first + offset, column=1, value=line).font = Font(bold=offset == 0)
+    save_atomically(workbook, OUTPUT)
     print(f"wrote {OUTPUT}")
 
 

@@ -1,8 +1,9 @@
 """planner: optimization-based procurement planning for AI compute.
 
 The Python API: ``load`` a workbook into a validated ``Problem``, ``solve`` it into a ``PlanResult``
-(pandas DataFrames), keep a ``Planner`` to change numbers and re-solve in place, and ``analyse`` the
-value of hedging across scenarios (VSS, EVPI, regret).
+(pandas DataFrames: what to sign now, what each scenario signs once it is known), keep a ``Planner`` to
+change numbers and re-solve in place, and ``analyse`` the value of hedging and of learning across
+scenarios (VSS, EVPI, value of learning, regret).
 """
 
 from __future__ import annotations

@@ -147,16 +147,15 @@ def _print_summary(result: Any, report_path: Path | None, analysis: Any, details
     if analysis is not None:
         for key, label in (("vss_usd", "VSS (value of hedging)"), ("evpi_usd", "EVPI (value of foresight)")):
             row(label, _money(analysis.figures.get(key)))
+        if analysis.multi_stage is not None:
+            row("value of learning", _money(analysis.figures.get("value_of_learning_usd")))
     if details.absent_tables:
         row("optional tables absent", ", ".join(details.absent_tables))
     console.print(table)
     if report_path is not None:
         _plain(f"report: {report_path}")  # on its own line: a path is copied whole, never wrapped
     if result.has_plan:
-        decisions = result.headline_decisions()
-        console.print("[bold]Leases to sign[/]" if decisions else "No new leases to sign.")
-        for line in decisions:
-            _plain(f"  - {line}")
+        _print_signings(result)
     for line in result.diagnosis:
         _plain(f"  - {line}", style="red")
 
@@ -168,6 +167,38 @@ def _report_failure(error: Exception, report_path: Path) -> InputError:
     reason = getattr(error, "strerror", None) or f"{type(error).__name__}: {error}"
     return InputError([InputIssue("file", "path", f"{describe(str(report_path))} ({reason})",
                                   "a report path that can be written")], source=str(report_path))
+
+
+def _print_signings(result: Any) -> None:
+    """"Sign now" (the decisions common to every scenario), then, for a plan that learns, what each
+    world signs once it is known (totals; every signing is in --json and the report)."""
+    decisions = result.headline_decisions(later=False)
+    heading = "Sign now (in every scenario)" if result.is_multi_stage else "Leases to sign"
+    console.print(f"[bold]{heading}[/]" if decisions else
+                  "No new leases to sign now." if result.is_multi_stage else "No new leases to sign.")
+    for line in decisions:
+        _plain(f"  - {line}")
+    if not result.is_multi_stage:
+        return
+    from planner.model.tree import ALL_SCENARIOS
+
+    later = result.signing_summary()
+    later = later[later["scenario"] != ALL_SCENARIOS]
+    worlds = result.leases_by_scenario()
+    signing = set(worlds.loc[worlds["decided"] == "later", "scenario"])
+    idle = [s for s in result.data.scenarios if s not in signing]
+    if later.empty:
+        console.print("Later: no scenario signs more once it is known.")
+        return
+    table = Table(title="Later, once the scenario is known", title_justify="left")
+    for column in ("scenario", "known from", "signings", "GPUs", "commitment", "signing months"):
+        table.add_column(column, justify="right" if column in ("signings", "GPUs", "commitment") else "left")
+    for row in later.itertuples():
+        table.add_row(Text(row.scenario), row.known_from_month, str(row.signings), f"{row.gpus:,}",
+                      _money(row.total_commitment_usd), f"{row.first_signing_month}..{row.last_signing_month}")
+    console.print(table)
+    if idle:
+        _plain("No more signings in: " + ", ".join(idle))
 
 
 @app.command(help=f"Solve the plan; print a summary and write an Excel report under reports/.\n\n{EXIT_CODES_HELP}")

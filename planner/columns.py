@@ -10,7 +10,7 @@ import types
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import annotated_types
 from pydantic import BaseModel, BeforeValidator
@@ -70,6 +70,9 @@ class Column:
 
 def _kind(annotation: Any, metadata: list[Any]) -> tuple[FieldKind, tuple[str, ...]]:
     origin = get_origin(annotation)
+    if origin is Annotated:  # an optional annotated type (``Month | None``) keeps its metadata inside
+        inner, *extra = get_args(annotation)
+        return _kind(inner, [*metadata, *extra])
     if origin in (Union, types.UnionType):
         inner = [arg for arg in get_args(annotation) if arg is not type(None)]
         return _kind(inner[0], metadata)

@@ -19,7 +19,9 @@ import pyomo.environ as pyo
 from planner.analytics import COST_CATEGORIES, SPEND_CATEGORIES, PlanAnalytics
 from planner.model.costs import CVAR_TIE_BREAK_WEIGHT, counted_payment_months
 from planner.model.data import GPUS_PER_UNIT, TOKENS_PER_UNIT, USD_PER_UNIT, ModelData
+from planner.model.tree import ALL_SCENARIOS, ROOT
 from planner.schema import Problem, add_months
+from planner.signings import LeasePayments, describe_signing, lease_rows, payment_rows, signing_summary, world_totals
 
 
 def _table(method: Callable[[PlanResult], pd.DataFrame]) -> Callable[[PlanResult], pd.DataFrame]:
@@ -36,7 +38,19 @@ def _table(method: Callable[[PlanResult], pd.DataFrame]) -> Callable[[PlanResult
 
 
 def _values(component: Any) -> dict[Any, float]:
-    return {index: (pyo.value(item, exception=False) or 0.0) for index, item in component.items()}
+    """Index -> value of a solved Var, Expression or Param component.
+
+    A variable without a value after a solve that found a plan is a defect (every variable is a column
+    HiGHS returns a value for): it raises rather than read as zero.
+    """
+    values = {}
+    for index, item in component.items():
+        value = pyo.value(item, exception=False)
+        if value is None:
+            raise ValueError(f"{item.name} has no value after a solve with a plan: a variable was not "
+                             "handed to the solver or its value was not read back")
+        values[index] = value
+    return values
 
 
 @dataclass
@@ -88,14 +102,26 @@ class PlanResult(PlanAnalytics):
     def month_label(self, t: int) -> str:
         return add_months(self.problem.settings.first_month, t)
 
-    def lease_plan(self) -> dict[tuple[str, int], int]:
-        """The first-stage decision: (offer id, start month index) -> blocks, non-zero only."""
+    @property
+    def is_multi_stage(self) -> bool:
+        """Some lease signings wait for the scenario to be known (a reveal month inside the horizon)."""
+        return not self.data.tree.is_two_stage
+
+    def lease_plan_by_node(self) -> dict[tuple[str, str, int], int]:
+        """Every lease decision: (scenario-tree node, offer id, start month index) -> blocks, non-zero
+        only. ``ROOT`` holds the decisions common to every scenario (all of them in a two-stage plan)."""
         return {key: round(v) for key, v in self.raw.get("lease_blocks", {}).items() if round(v) > 0}
 
+    def lease_plan(self, scenario: str | None = None) -> dict[tuple[str, int], int]:
+        """(offer id, start month index) -> blocks, non-zero only: what ``scenario``'s world signs (at
+        every node on its path), or without a scenario what every world signs (the root's decisions:
+        the whole plan when it is two-stage, "sign now" when it is multi-stage)."""
+        nodes = {ROOT} if scenario is None else set(self.data.tree.path(scenario))
+        return {(o, k): blocks for (n, o, k), blocks in self.lease_plan_by_node().items() if n in nodes}
+
     def summary(self) -> dict[str, Any]:
-        """A JSON-ready summary: status, objective, gap, time, the leases to sign, the outcome of each
-        scenario and the plain-language warnings."""
-        leases = self.leases()
+        """A JSON-ready summary: status, objective, gap, time, what to sign now and every signing, the
+        outcome of each scenario and the plain-language warnings."""
         return {
             "status": self.status,
             "message": self.message,
@@ -108,64 +134,89 @@ class PlanResult(PlanAnalytics):
             "scenario_costs_usd": (
                 self.scenario_costs().set_index("scenario")["npv_usd"].to_dict() if self.has_plan else {}
             ),
-            "leases": leases.to_dict(orient="records") if self.has_plan else [],
+            "reveal_month": self.problem.settings.reveal_month,
+            "sign_now": self.sign_now().to_dict(orient="records") if self.has_plan else [],
+            "leases": self.leases().to_dict(orient="records") if self.has_plan else [],
+            "signing_summary": self.signing_summary().to_dict(orient="records") if self.has_plan else [],
             "scenario_outcomes": self.scenario_outcomes().to_dict(orient="records") if self.has_plan else [],
             "warnings": self.warnings(),
             "diagnosis": self.diagnosis,
         }
 
-    def headline_decisions(self) -> list[str]:
-        """The lease decisions in words: 'sign 12 blocks of Colossus H100 from 2025-03 for 24 months'."""
-        lines = []
-        for row in self.leases().itertuples():
-            lines.append(
-                f"sign {row.blocks} block{'s' if row.blocks != 1 else ''} of {row.offer_id} "
-                f"({row.gpus:,} {row.gpu_type} at {row.site}) from {row.start_month} for {row.term_months} "
-                f"months at ${row.price_usd_per_gpu_hour:.2f}/GPU-hour"
-            )
+    def headline_decisions(self, *, later: bool = True) -> list[str]:
+        """The lease decisions in words, "sign now" first: 'sign 12 blocks of COL-H100 (12,288 H100 at
+        Colossus) from 2025-03 for 12 months at $2.60/GPU-hour'; then (unless ``later=False``) each later
+        signing with the world it belongs to: 'in 80x (known from 2025-04): sign ...'."""
+        lines = [describe_signing(row) for row in self.sign_now().itertuples()]
+        if later:
+            tree = self.data.tree
+            known_from = {tree.label(n.node_id): self.month_label(n.first_month) for n in tree.nodes}
+            lines += [f"in {row.scenario} (known from {known_from[row.scenario]}): {describe_signing(row)}"
+                      for row in self.sign_later().itertuples()]
         return lines
 
     # ---- tables --------------------------------------------------------------------------------
     @_table
     def leases(self) -> pd.DataFrame:
-        """What to sign: one row per (offer, start month) with blocks > 0; payments as the model counts them."""
-        offers = {o.offer_id: o for o in self.problem.lease_offers}
-        rows = []
-        for (o_id, k), blocks in sorted(self.lease_plan().items(), key=lambda kv: (kv[0][1], kv[0][0])):
-            o = offers[o_id]
-            monthly, upfront = self._lease_payments_usd(o_id, k)
-            rows.append({
-                "offer_id": o_id, "provider": o.provider, "site": o.site, "gpu_type": o.gpu_type,
-                "start_month": self.month_label(k), "end_month": self.month_label(k + o.term_months - 1),
-                "term_months": o.term_months, "blocks": blocks, "gpus": blocks * o.gpus_per_block,
-                "price_usd_per_gpu_hour": o.price_usd_per_gpu_hour, "monthly_payment_usd": monthly,
-                "upfront_usd": upfront,
-                "total_commitment_usd": monthly * len(self.data.lease_payment_months[o_id, k]) + upfront,
-            })
-        columns = ["offer_id", "provider", "site", "gpu_type", "start_month", "end_month", "term_months",
-                   "blocks", "gpus", "price_usd_per_gpu_hour", "monthly_payment_usd", "upfront_usd",
-                   "total_commitment_usd"]
-        return pd.DataFrame(rows, columns=columns)
+        """Every signing: one row per (scenario-tree node, offer, start month) with blocks > 0, "sign now"
+        first. ``scenario`` is ``all`` for a decision common to every scenario, else the scenario (or
+        scenarios) whose world signs it, once known; ``signing_month`` = start - the offer's lead time."""
+        return lease_rows(self.problem, self.data.tree, self.lease_plan_by_node(), self._lease_payments_usd())
+
+    def sign_now(self) -> pd.DataFrame:
+        """The decisions common to every scenario (signed before the scenarios can be told apart):
+        :meth:`leases` rows with scenario ``all``; every row of a two-stage plan."""
+        leases = self.leases()
+        return leases[leases["scenario"] == ALL_SCENARIOS].reset_index(drop=True)
+
+    def sign_later(self) -> pd.DataFrame:
+        """The signings that wait for information: :meth:`leases` rows of one world (or group of worlds),
+        signed once it is known; empty for a two-stage plan."""
+        leases = self.leases()
+        return leases[leases["scenario"] != ALL_SCENARIOS].reset_index(drop=True)
+
+    def signing_summary(self) -> pd.DataFrame:
+        """Per world that signs (``all`` first): when it is known, signings, blocks, GPUs, total
+        commitment, first and last signing month."""
+        return signing_summary(self.problem, self.data.tree, self.leases())
+
+    @_table
+    def leases_by_scenario(self) -> pd.DataFrame:
+        """Every world's leases: per scenario, the blocks signed at the nodes on its path; ``decided`` is
+        ``now`` for a decision common to every scenario, ``later`` for one its world takes once known."""
+        tree, plan, payments = self.data.tree, self.lease_plan_by_node(), self._lease_payments_usd()
+        frames = []
+        for s in self._planned_scenarios:
+            frame = lease_rows(self.problem, tree, {key: v for key, v in plan.items() if key[0] in tree.path(s)},
+                               payments)
+            frame.insert(1, "decided", frame["scenario"].map(lambda label: "now" if label == ALL_SCENARIOS
+                                                             else "later").astype(object))
+            frames.append(frame.assign(scenario=s))
+        if not frames:
+            frame = lease_rows(self.problem, tree, {}, {})
+            frame.insert(1, "decided", pd.Series(dtype=object))
+            return frame
+        return pd.concat(frames, ignore_index=True)
+
+    def lease_totals_by_scenario(self) -> pd.DataFrame:
+        """Per scenario: probability, GPUs and total commitment (every payment, upfront included) signed
+        now (common to every scenario), later (once its world is known) and in all."""
+        return world_totals(self.leases_by_scenario(),
+                            {s: self.data.probability[s] for s in self._planned_scenarios})
 
     @_table
     def lease_payments(self) -> pd.DataFrame:
-        """Monthly payment schedule of the new leases (also after the horizon: take-or-pay)."""
-        rows = []
-        for (o_id, k) in self.lease_plan():
-            monthly, upfront = self._lease_payments_usd(o_id, k)
-            for t in self.data.lease_payment_months[o_id, k]:
-                rows.append({"month": self.month_label(t), "offer_id": o_id, "start_month": self.month_label(k),
-                             "in_horizon": t < self.problem.settings.months,
-                             "payment_usd": monthly + (upfront if t == k else 0.0)})
-        frame = pd.DataFrame(rows, columns=["month", "offer_id", "start_month", "in_horizon", "payment_usd"])
-        return frame.sort_values(["month", "offer_id"], ignore_index=True)
+        """Monthly payment schedule of the new leases (also after the horizon: take-or-pay); ``scenario``
+        as in :meth:`leases` (a world pays its own rows and those of ``all``)."""
+        return payment_rows(self.problem, self.data.tree, self.lease_plan_by_node(), self._lease_payments_usd())
 
-    def _lease_payments_usd(self, offer_id: str, start: int) -> tuple[float, float]:
-        """(monthly payment, upfront payment) of the lease signed at (offer, start), read from the model;
+    def _lease_payments_usd(self) -> LeasePayments:
+        """(monthly payment, upfront payment) of every signed lease decision, read from the model;
         rounded to a millionth of a dollar, which drops the float noise of the MUSD scaling."""
-        monthly = self.raw["lease_monthly_payment_musd"][offer_id, start]
-        upfront = self.raw["lease_signing_payment_musd"][offer_id, start]
-        return round(monthly * USD_PER_UNIT, 6), round(upfront * USD_PER_UNIT, 6)
+        monthly = self.raw.get("lease_monthly_payment_musd", {})
+        upfront = self.raw.get("lease_signing_payment_musd", {})
+        return {key: (round(monthly[key] * USD_PER_UNIT, 6), round(upfront[key] * USD_PER_UNIT, 6))
+                for key in self.lease_plan_by_node()}
 
     @_table
     def capacity(self) -> pd.DataFrame:
@@ -175,13 +226,14 @@ class PlanResult(PlanAnalytics):
         the availability factor (``gpus_unavailable``); ``utilisation`` = used / installed.
         """
         d, installed = self.data, self.raw.get("installed_kgpu", {})
+        node_of = d.tree.node_of
         used: dict[tuple[str, int, str, str], float] = {}
         for (s, t, _w, g, site), v in self.raw.get("gpus_serving", {}).items():
             used[s, t, g, site] = used.get((s, t, g, site), 0.0) + v
         rows = []
         for s in self._planned_scenarios:
             for g, site, t in d.pools:
-                kgpu = installed.get((g, site, t), 0.0)
+                kgpu = installed.get((node_of(s, t), g, site, t), 0.0)
                 gpus_used = used.get((s, t, g, site), 0.0) * GPUS_PER_UNIT
                 gpus = kgpu * GPUS_PER_UNIT
                 usable = gpus * d.availability[g]
@@ -299,9 +351,10 @@ class PlanResult(PlanAnalytics):
     def costs(self) -> pd.DataFrame:
         """Cost by scenario, month and category: nominal and discounted (NPV contribution), USD.
 
-        First-stage categories (leases, upfront, commitments) repeat in every scenario; months after
-        the horizon appear when a new lease's or an existing commitment's term runs past it, with a
-        discounted value only when ``count_payments_beyond_horizon`` (take-or-pay).
+        Leases and upfront are those the scenario's world signs (all of them in a two-stage plan),
+        commitments repeat in every scenario; months after the horizon appear when a new lease's or an
+        existing commitment's term runs past it, with a discounted value only when
+        ``count_payments_beyond_horizon`` (take-or-pay).
         """
         d = self.data
         counted = set(self.raw.get("counted_payment_months", d.months))
@@ -414,7 +467,11 @@ def extract(m: pyo.ConcreteModel, problem: Problem, *, status: str, message: str
         values = _values(getattr(m, term.component))
         bucket = cost_terms.setdefault(term.category, {})
         for key, v in values.items():
-            bucket[key] = bucket.get(key, 0.0) + v
+            # A node's payments are paid in every scenario of the node: keyed (scenario, month) like
+            # scenario costs; common costs keep their month key.
+            keys = [(s, key[1]) for s in d.tree.node(key[0]).scenarios] if term.stage == "node" else [key]
+            for k in keys:
+                bucket[k] = bucket.get(k, 0.0) + v
     raw["cost_terms"] = cost_terms  # type: ignore[assignment]
     # ---- payments of each signed lease, as the model counts them (leases() and lease_payments() read these)
     raw["lease_monthly_payment_musd"] = _values(m.lease_monthly_payment_musd)
@@ -427,7 +484,7 @@ def extract(m: pyo.ConcreteModel, problem: Problem, *, status: str, message: str
         problem=problem, data=d, status=status, message=message,
         objective_usd=objective * USD_PER_UNIT,
         expected_cost_usd=pyo.value(m.expected_cost_musd) * USD_PER_UNIT,
-        cvar_usd=pyo.value(m.cvar_musd) * USD_PER_UNIT if hasattr(m, "cvar_musd") else None,
+        cvar_usd=pyo.value(m.cvar_musd) * USD_PER_UNIT if d.has_cvar else None,
         best_bound_usd=None if best_bound_musd is None else (best_bound_musd - tie_break) * USD_PER_UNIT,
         mip_gap=mip_gap, raw=raw,
     )

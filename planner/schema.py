@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from planner.errors import InputError, InputIssue, describe
 
@@ -26,6 +26,8 @@ MAX_TOKENS_PER_MONTH = 1e19
 """Most tokens a month one cell may hold. The model counts tokens in trillions (Ttok), and demand sits
 in the same row as the unit coefficient of served tokens: 1e19 tokens is 1e7 Ttok, the widest range
 the solver handles well (see ``planner/numerics.py``), and a million times any lab's demand today."""
+MAX_LEAD_TIME_MONTHS = 60
+"""Longest lead time from signing to first service an offer may state: five years covers a new build."""
 
 _MONTH_TEXT = re.compile(r"^\s*(\d{4})-(\d{1,2})(?:-(\d{1,2}))?(?:[ T].*)?\s*$")
 
@@ -151,6 +153,12 @@ class Settings(BaseModel):
     cvar_alpha: float = Field(0.9, ge=0, lt=1, description="CVaR level alpha (0.9 = worst 10%).")
     time_limit_seconds: float = Field(600.0, gt=0, le=604_800, description="Solver time limit.")
     mip_gap: float = Field(1e-4, ge=0, lt=1, description="Relative MIP gap at which to stop.")
+    reveal_month: Month | None = Field(
+        None,
+        description="Month from which the plan knows which scenario is unfolding (YYYY-MM). Lease signings "
+        "before it are one decision for every scenario; from it on each scenario signs its own. Blank = "
+        "never: every signing is decided now for all scenarios (two-stage).",
+    )
 
     UNITS: ClassVar[dict[str, str]] = {
         "first_month": "YYYY-MM",
@@ -165,7 +173,19 @@ class Settings(BaseModel):
         "cvar_alpha": "fraction",
         "time_limit_seconds": "seconds",
         "mip_gap": "fraction",
+        "reveal_month": "YYYY-MM",
     }
+
+    @field_validator("reveal_month")
+    @classmethod
+    def _reveal_inside_horizon(cls, month: str | None, info: ValidationInfo) -> str | None:
+        first, months = info.data.get("first_month"), info.data.get("months")
+        if month is None or first is None or months is None:
+            return month  # an invalid horizon is reported on its own
+        last = add_months(first, months - 1)
+        if not first <= month <= last:
+            raise ValueError(f"a month from {first} to {last} (the horizon), or blank for never")
+        return month
 
 
 class Workload(Record):
@@ -289,6 +309,11 @@ class LeaseOffer(Record):
     min_blocks: int = Field(0, ge=0, le=1_000_000, description="If used at all, at least this many blocks in total.")
     max_blocks: int = Field(gt=0, le=1_000_000, description="At most this many blocks in total (supply cap).")
     upfront_usd_per_block: float = Field(0.0, ge=0, le=1e10, description="One-off payment per block at signing.")
+    lead_time_months: int = Field(
+        0, ge=0, le=MAX_LEAD_TIME_MONTHS,
+        description="Months from signing to the first month of service: a block starting in month k is "
+        "signed in month k - lead time. Starts that would be signed before the first month are not offered.",
+    )
 
 
 class Commitment(Record):
@@ -563,6 +588,12 @@ def cross_table_issues(problem: Problem) -> list[InputIssue]:
                 f"a month on or after earliest_start_month {o.earliest_start_month}")
         if o.min_blocks > o.max_blocks:
             add("LeaseOffers", i, "min_blocks", o.min_blocks, f"at most max_blocks ({o.max_blocks})")
+        latest_signing = month_offset(o.latest_start_month, first)
+        if first <= o.earliest_start_month <= o.latest_start_month <= last and o.lead_time_months > latest_signing:
+            add("LeaseOffers", i, "lead_time_months", o.lead_time_months,
+                f"at most {latest_signing} months (latest_start_month {o.latest_start_month} less lead_time_months "
+                f"must be {first} or later): no start of this offer can be signed inside the horizon; a block "
+                "signed before it is a Commitment")
     for i, c in enumerate(problem.commitments):
         check_ref("Commitments", i, "site", c.site, "Sites")
         check_ref("Commitments", i, "gpu_type", c.gpu_type, "GPUTypes")

@@ -3,17 +3,23 @@
 For a problem with several demand scenarios, :func:`analyse` solves
 
 * the **stochastic** (recourse) problem: one lease plan for all scenarios, recourse per scenario;
+* with a reveal month, the **multi-stage** problem: signings before the reveal month common to all
+  scenarios, later ones per scenario (the problem as given; ``Settings.reveal_month``);
 * the **expected-value** problem: one scenario whose demand is the probability-weighted demand;
 * each scenario's **perfect-foresight** (wait-and-see) problem: that scenario alone;
 
 then fixes each plan's leases and re-solves every scenario's second stage, which gives the cost of
-every plan in every world ("planned for 10x, the world did 80x: this is what it cost"). From those:
+every plan in every world ("planned for 10x, the world did 80x: this is what it cost"; the multi-stage
+plan meets each world with the leases that world signs). From those:
 
-* ``RP``  = optimal objective of the stochastic problem;
+* ``RP``  = optimal objective of the stochastic (two-stage) problem;
+* ``MS``  = optimal objective of the multi-stage problem (``RP`` without a reveal month);
 * ``EEV`` = the expected-value plan's objective when it meets each scenario with optimal recourse;
 * ``WS``  = the objective over scenarios of each scenario's own optimum;
 * ``VSS = EEV - RP >= 0`` (value of the stochastic solution), ``EVPI = RP - WS >= 0`` (value of
-  perfect information), since ``WS <= RP <= EEV`` for a minimisation.
+  perfect information) and the **value of learning** ``RP - MS >= 0`` (what re-planning once the
+  scenario is known is worth), since ``WS <= MS <= RP <= EEV`` for a minimisation: every two-stage
+  plan is a multi-stage plan, and every multi-stage plan is a set of wait-and-see plans.
 
 "Objective" is the model's: ``(1 - omega) * E[cost] + omega * CVaR_alpha(cost)`` with omega and
 alpha from ``Settings`` (``cvar_weight``, ``cvar_alpha``); with omega = 0 it is the expected NPV.
@@ -29,6 +35,7 @@ from typing import Any
 
 import pandas as pd
 
+from planner.model.tree import ALL_SCENARIOS
 from planner.results import PlanResult
 from planner.schema import DemandRow, Problem, Scenario
 from planner.solver import Planner
@@ -38,12 +45,15 @@ LeasePlan = dict[tuple[str, int], int]
 """A first-stage decision: (offer id, start month index) -> blocks signed (non-zero entries)."""
 
 STOCHASTIC = "stochastic"
+MULTI_STAGE = "multi-stage"
+"""Plan name of the multi-stage plan: each scenario's world signs its own leases after the reveal."""
 EXPECTED_VALUE = "expected value"
 PERFECT_FORESIGHT = "perfect foresight: "
 EV_SCENARIO = "expected value"
 """Name of the single scenario of the expected-value problem."""
 
-FIGURE_KEYS = ("rp_usd", "eev_usd", "ws_usd", "vss_usd", "evpi_usd", "ev_usd")
+FIGURE_KEYS = ("rp_usd", "eev_usd", "ws_usd", "vss_usd", "evpi_usd", "ev_usd", "multi_stage_usd",
+               "value_of_learning_usd")
 FIGURE_LABELS = {
     "rp_usd": "Expected cost of the stochastic plan (RP)",
     "eev_usd": "Expected cost of the expected-value plan (EEV)",
@@ -51,6 +61,8 @@ FIGURE_LABELS = {
     "vss_usd": "Value of the stochastic solution (VSS = EEV - RP)",
     "evpi_usd": "Expected value of perfect information (EVPI = RP - WS)",
     "ev_usd": "Cost of the expected-value problem (EV)",
+    "multi_stage_usd": "Expected cost of the plan that learns (multi-stage)",
+    "value_of_learning_usd": "Value of learning (two-stage RP - multi-stage)",
 }
 REGRET_COLUMNS = ["plan", "scenario", "cost_usd", "best_cost_usd", "regret_usd"]
 
@@ -86,6 +98,13 @@ def risk_adjusted(costs: Sequence[float], probabilities: Sequence[float], weight
         return expected
     worst = cvar(costs, probabilities, alpha)
     return worst if weight >= 1 else (1.0 - weight) * expected + weight * worst
+
+
+def two_stage(problem: Problem) -> Problem:
+    """The same problem without a reveal month: every signing one decision for all scenarios."""
+    if problem.settings.reveal_month is None:
+        return problem
+    return problem.model_copy(update={"settings": problem.settings.model_copy(update={"reveal_month": None})})
 
 
 def risk_neutral(problem: Problem) -> Problem:
@@ -159,6 +178,9 @@ class UncertaintyAnalysis:
 
     ``costs`` has one row per (plan, scenario): plan, scenario, probability, cost_usd (NPV with
     optimal recourse; ``inf`` if the plan cannot be made feasible there), status of that solve.
+    ``plans`` holds the plans that sign the same in every scenario; the multi-stage plan (with a reveal
+    month) signs per world: ``multi_stage_plans`` (scenario -> the leases its world signs) and the
+    solved ``multi_stage`` result.
     """
 
     problem: Problem
@@ -172,6 +194,8 @@ class UncertaintyAnalysis:
     mip_gap: float
     cvar_weight: float
     cvar_alpha: float
+    multi_stage: PlanResult | None = None
+    multi_stage_plans: dict[str, LeasePlan] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -204,7 +228,7 @@ class UncertaintyAnalysis:
         regret = self.regret_table()
         probability = self.probabilities
         rows = []
-        for plan in self.plans:
+        for plan in dict.fromkeys(regret["plan"]):
             part = regret[regret["plan"] == plan]
             if part.empty:
                 continue
@@ -224,13 +248,23 @@ class UncertaintyAnalysis:
                                            "worst_cost_usd", "expected_regret_usd", "max_regret_usd"])
 
     def lease_plans(self) -> pd.DataFrame:
-        """Every plan's leases: plan, offer_id, start_month (YYYY-MM), blocks, gpus."""
+        """Every plan's leases: plan, scenario (``all`` where the plan signs it in every scenario, else
+        the world that signs it once known: the multi-stage plan), offer_id, start_month (YYYY-MM),
+        blocks, gpus."""
         block = {o.offer_id: o.gpus_per_block for o in self.problem.lease_offers}
         labels = self.problem.month_labels
-        rows = [{"plan": plan, "offer_id": o, "start_month": labels[k], "blocks": n, "gpus": n * block[o]}
-                for plan, leases in self.plans.items()
+        signings = [(plan, ALL_SCENARIOS, leases) for plan, leases in self.plans.items()]
+        if self.multi_stage is not None and self.multi_stage.has_plan:
+            tree = self.multi_stage.data.tree
+            by_node: dict[str, LeasePlan] = {n.node_id: {} for n in tree.nodes}
+            for (n, o, k), blocks in self.multi_stage.lease_plan_by_node().items():
+                by_node[n][o, k] = blocks
+            signings += [(MULTI_STAGE, tree.label(n), leases) for n, leases in by_node.items()]
+        rows = [{"plan": plan, "scenario": scenario, "offer_id": o, "start_month": labels[k], "blocks": n,
+                 "gpus": n * block[o]}
+                for plan, scenario, leases in signings
                 for (o, k), n in sorted(leases.items(), key=lambda kv: (kv[0][1], kv[0][0]))]
-        return pd.DataFrame(rows, columns=["plan", "offer_id", "start_month", "blocks", "gpus"])
+        return pd.DataFrame(rows, columns=["plan", "scenario", "offer_id", "start_month", "blocks", "gpus"])
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready: figures (None where not finite), settings, statuses, plans, per-plan costs, regret."""
@@ -255,10 +289,11 @@ class UncertaintyAnalysis:
 def analyse(problem: Problem, *, time_limit_seconds: float | None = None, mip_gap: float | None = None,
             threads: int | None = None, progress: Progress | None = None,
             stochastic: PlanResult | None = None) -> UncertaintyAnalysis:
-    """Solve the stochastic, expected-value and perfect-foresight problems and cost every plan in
-    every scenario. ``time_limit_seconds`` applies to each solve; ``mip_gap`` (default: Settings)
-    to all of them. ``progress`` receives a line naming the solve under way. Pass ``stochastic``
-    to reuse an already solved recourse problem (same problem and gap) instead of solving it again.
+    """Solve the stochastic, multi-stage (with a reveal month), expected-value and perfect-foresight
+    problems and cost every plan in every scenario. ``time_limit_seconds`` applies to each solve;
+    ``mip_gap`` (default: Settings) to all of them. ``progress`` receives a line naming the solve under
+    way. Pass ``stochastic`` to reuse ``problem`` already solved (same gap) instead of solving it again:
+    the multi-stage plan when ``problem`` has a reveal month, the stochastic plan otherwise.
     """
     settings = problem.settings
     gap = float(settings.mip_gap if mip_gap is None else mip_gap)
@@ -268,25 +303,33 @@ def analyse(problem: Problem, *, time_limit_seconds: float | None = None, mip_ga
     scenarios = [sc.name for sc in problem.scenarios]
     probability = {sc.name: sc.probability for sc in problem.scenarios}
     omega, alpha = settings.cvar_weight, settings.cvar_alpha
+    learns = settings.reveal_month is not None and len(scenarios) > 1
 
     def tagged(label: str) -> Progress:
         return lambda message: say(f"{label}: {message}")
 
-    statuses: dict[str, str] = {}
-
-    # 1. The recourse problem.
-    if stochastic is None:
-        label = f"stochastic plan ({len(scenarios)} scenario{'s' if len(scenarios) != 1 else ''})"
+    def solved(label: str, instance: Problem, scenario: list[str] | None = None) -> tuple[Planner, PlanResult]:
         say(label)
-        stochastic = Planner(problem, threads=threads, progress=tagged(label)).solve(**options)
+        planner = Planner(instance, scenario, threads=threads, progress=tagged(label))
+        return planner, planner.solve(**options)
+
+    statuses: dict[str, str] = {}
+    count = f"{len(scenarios)} scenario{'s' if len(scenarios) != 1 else ''}"
+
+    # 1. The recourse problems: two-stage, and multi-stage when the scenario is revealed in the horizon.
+    multi_stage = None
+    if learns:
+        multi_stage = stochastic or solved(f"multi-stage plan ({count}, known from {settings.reveal_month})",
+                                           problem)[1]
+        statuses[MULTI_STAGE] = multi_stage.status
+        stochastic = None
+    if stochastic is None:
+        stochastic = solved(f"stochastic plan ({count})", two_stage(problem))[1]
     statuses[STOCHASTIC] = stochastic.status
 
     # 2. The expected-value problem.
     neutral = risk_neutral(problem)
-    label = "expected-value plan (probability-weighted demand)"
-    say(label)
-    ev_problem = expected_value_problem(neutral)
-    ev_result = Planner(ev_problem, threads=threads, progress=tagged(label)).solve(**options)
+    ev_result = solved("expected-value plan (probability-weighted demand)", expected_value_problem(neutral))[1]
     statuses[EXPECTED_VALUE] = ev_result.status
 
     # 3. Wait-and-see: each scenario alone; its planner is kept to cost the other plans there.
@@ -294,10 +337,7 @@ def analyse(problem: Problem, *, time_limit_seconds: float | None = None, mip_ga
     best: dict[str, float] = {}
     own: dict[str, PlanResult] = {}
     for i, s in enumerate(scenarios, start=1):
-        label = f"perfect foresight {i}/{len(scenarios)}: {s}"
-        say(label)
-        planners[s] = Planner(neutral, [s], threads=threads, progress=tagged(label))
-        own[s] = planners[s].solve(**options)
+        planners[s], own[s] = solved(f"perfect foresight {i}/{len(scenarios)}: {s}", neutral, [s])
         statuses[perfect_foresight(s)] = own[s].status
         best[s] = _cost(own[s])
 
@@ -309,16 +349,20 @@ def analyse(problem: Problem, *, time_limit_seconds: float | None = None, mip_ga
     for s in scenarios:
         if own[s].has_plan:
             plans[perfect_foresight(s)] = own[s].lease_plan()
+    multi_stage_plans = ({s: multi_stage.lease_plan(s) for s in scenarios}
+                         if multi_stage is not None and multi_stage.has_plan else {})
+    # (plan name, scenario) -> the leases met there: the same plan everywhere, or the world's own.
+    met = {(name, s): plan for name, plan in plans.items() for s in scenarios}
+    met.update({(MULTI_STAGE, s): plan for s, plan in multi_stage_plans.items()})
 
     # 4. Every plan in every scenario: fix its leases, re-solve the second stage (identical plans once).
     known: dict[tuple[frozenset[tuple[tuple[str, int], int]], str], tuple[float, str]] = {
         (_plan_key(own[s].lease_plan()), s): (best[s], own[s].status) for s in scenarios if own[s].has_plan
     }
-    pending = list(dict.fromkeys((_plan_key(plan), s) for s in scenarios for plan in plans.values()
-                                 if (_plan_key(plan), s) not in known))
-    names = {_plan_key(plan): name for name, plan in reversed(list(plans.items()))}
+    names = {(_plan_key(plan), s): name for (name, s), plan in reversed(list(met.items()))}
+    pending = [key for key in dict.fromkeys((_plan_key(plan), s) for (_, s), plan in met.items()) if key not in known]
     for i, (key, s) in enumerate(pending, start=1):
-        label = f"plan costs {i}/{len(pending)}: plan '{names[key]}' in scenario {s}"
+        label = f"plan costs {i}/{len(pending)}: plan '{names[key, s]}' in scenario {s}"
         say(label)
         planners[s].progress = tagged(label)
         planners[s].fix_leases(dict(key))
@@ -329,17 +373,22 @@ def analyse(problem: Problem, *, time_limit_seconds: float | None = None, mip_ga
 
     rows = [{"plan": name, "scenario": s, "probability": probability[s],
              "cost_usd": known[_plan_key(plan), s][0], "status": known[_plan_key(plan), s][1]}
-            for name, plan in plans.items() for s in scenarios]
+            for (name, s), plan in met.items()]
     costs = pd.DataFrame(rows, columns=["plan", "scenario", "probability", "cost_usd", "status"])
 
     def objective_of(name: str) -> float:
-        if name not in plans:
-            return math.nan
         part = costs[costs["plan"] == name]
+        if part.empty:
+            return math.nan
         return risk_adjusted(part["cost_usd"].tolist(), part["probability"].tolist(), omega, alpha)
 
+    def solved_objective(result: PlanResult | None) -> float:
+        return float(result.objective_usd) if result is not None and result.has_plan and \
+            result.objective_usd is not None else math.nan
+
     probs = [probability[s] for s in scenarios]
-    rp = float(stochastic.objective_usd) if stochastic.has_plan and stochastic.objective_usd is not None else math.nan
+    rp = solved_objective(stochastic)
+    ms = solved_objective(multi_stage) if learns else rp
     ws = risk_adjusted([best[s] for s in scenarios], probs, omega, alpha)
     eev = objective_of(EXPECTED_VALUE)
     figures = {
@@ -348,13 +397,14 @@ def analyse(problem: Problem, *, time_limit_seconds: float | None = None, mip_ga
         "ws_usd": ws,
         "vss_usd": eev - rp,
         "evpi_usd": rp - ws,
-        "ev_usd": float(ev_result.objective_usd) if ev_result.has_plan and ev_result.objective_usd is not None
-        else math.nan,
+        "ev_usd": solved_objective(ev_result),
+        "multi_stage_usd": ms,
+        "value_of_learning_usd": rp - ms,
     }
     analysis = UncertaintyAnalysis(
         problem=problem, figures=figures, plans=plans, costs=costs, stochastic=stochastic,
         expected_value=ev_result, statuses=statuses, best_costs=best, mip_gap=gap,
-        cvar_weight=omega, cvar_alpha=alpha,
+        cvar_weight=omega, cvar_alpha=alpha, multi_stage=multi_stage, multi_stage_plans=multi_stage_plans,
     )
     analysis.notes = _notes(analysis)
     say("uncertainty analysis done")
@@ -366,10 +416,16 @@ def _notes(analysis: UncertaintyAnalysis) -> list[str]:
     if analysis.cvar_weight > 0:
         notes.append(f"figures are risk-adjusted: (1 - {analysis.cvar_weight:g}) x expected cost + "
                      f"{analysis.cvar_weight:g} x CVaR at alpha {analysis.cvar_alpha:g}")
+    reveal = analysis.problem.settings.reveal_month
+    if analysis.multi_stage is not None:
+        notes.append(f"multi-stage plan: leases signed before {reveal} are common to every scenario; from "
+                     f"{reveal} each scenario signs its own. Value of learning = RP - MS (the stochastic plan "
+                     "signs one schedule for every scenario)")
     rp = analysis.figures.get("rp_usd", math.nan)
     if analysis.mip_gap > 0:
         within = f" (about ${analysis.mip_gap * abs(rp):,.0f})" if math.isfinite(rp) else ""
-        notes.append(f"every solve stops at a relative MIP gap of {analysis.mip_gap:g}{within}: WS <= RP <= EEV, "
+        chain = "WS <= MS <= RP <= EEV" if analysis.multi_stage is not None else "WS <= RP <= EEV"
+        notes.append(f"every solve stops at a relative MIP gap of {analysis.mip_gap:g}{within}: {chain}, "
                      "VSS >= 0, EVPI >= 0 and regret >= 0 hold only within that gap")
     failed = [name for name, status in analysis.statuses.items() if status != "optimal"]
     if failed:

@@ -227,6 +227,8 @@ def _expected(column: Column, error_type: str, context: Mapping[str, Any] | None
         return f"text of at most {context.get('max_length')} characters"
     if error_type == "finite_number":
         return f"a finite {column.expected.removeprefix('a ')}"
+    if error_type == "value_error" and context and context.get("error"):
+        return str(context["error"])  # a schema validator's own words (e.g. a month outside the horizon)
     return column.expected
 
 

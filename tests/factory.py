@@ -63,13 +63,15 @@ def gpus_worth(n: float) -> float:
 
 def lease(offer_id: str = "L", *, price: float = LEASE_PRICE, term: int = 4, earliest: int = 0,
           latest: int | None = None, block: int = 1, max_blocks: int = 1000, min_blocks: int = 0,
-          provider: str = "lessor", site: str = SITE, gpu_type: str = GPU, upfront: float = 0.0) -> LeaseOffer:
-    """A lease offer; ``earliest``/``latest`` are month indices (``latest`` defaults to ``earliest``)."""
+          provider: str = "lessor", site: str = SITE, gpu_type: str = GPU, upfront: float = 0.0,
+          lead_time: int = 0) -> LeaseOffer:
+    """A lease offer; ``earliest``/``latest`` are month indices (``latest`` defaults to ``earliest``);
+    a block starting in month k is signed in month k - ``lead_time``."""
     return LeaseOffer(
         offer_id=offer_id, provider=provider, site=site, gpu_type=gpu_type, gpus_per_block=block,
         price_usd_per_gpu_hour=price, term_months=term, earliest_start_month=month(earliest),
         latest_start_month=month(earliest if latest is None else latest), min_blocks=min_blocks,
-        max_blocks=max_blocks, upfront_usd_per_block=upfront,
+        max_blocks=max_blocks, upfront_usd_per_block=upfront, lead_time_months=lead_time,
     )
 
 

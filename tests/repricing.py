@@ -10,40 +10,41 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-FIRST_STAGE_CATEGORIES = ("leases", "upfront", "commitments")
+SIGNED_CATEGORIES = ("leases", "upfront", "commitments")
 
 
-def first_stage_payments_usd(result) -> dict[tuple[str, str], float]:
-    """(month, category) -> USD of leases, upfront and commitments: every payment of a lease's term,
-    upfront in its start month, a commitment's payments from the first month (earlier ones are sunk)
-    to its end month, past the horizon too."""
+def signed_payments_usd(result, scenario: str) -> dict[tuple[str, str], float]:
+    """(month, category) -> USD of leases, upfront and commitments in ``scenario``'s world: every
+    payment of the term of each lease its world signs, upfront in its signing month (start less lead
+    time), a commitment's payments from the first month (earlier ones are sunk) to its end month, past
+    the horizon too."""
     problem, hours = result.problem, result.problem.settings.hours_per_month
     offers = {o.offer_id: o for o in problem.lease_offers}
     payments: dict[tuple[str, str], float] = defaultdict(float)
-    for (offer_id, k), blocks in result.lease_plan().items():
+    for (offer_id, k), blocks in result.lease_plan(scenario).items():
         o = offers[offer_id]
         for t in range(k, k + o.term_months):
             payments[result.month_label(t), "leases"] += blocks * o.gpus_per_block * o.price_usd_per_gpu_hour * hours
         if o.upfront_usd_per_block:
-            payments[result.month_label(k), "upfront"] += blocks * o.upfront_usd_per_block
+            payments[result.month_label(k - o.lead_time_months), "upfront"] += blocks * o.upfront_usd_per_block
     for c in problem.commitments:
         for t in range(max(0, problem.month_index(c.start_month)), problem.month_index(c.end_month) + 1):
             payments[result.month_label(t), "commitments"] += c.gpus * c.price_usd_per_gpu_hour * hours
     return dict(payments)
 
 
-def lease_side_spend_usd(result) -> dict[tuple[str, str], float]:
-    """(month, provider) -> lease-side money paid in the horizon: new lease payments, upfront and
-    existing commitments' payments, before credits (what a leases credit may pay)."""
+def lease_side_spend_usd(result, scenario: str) -> dict[tuple[str, str], float]:
+    """(month, provider) -> lease-side money paid in the horizon in ``scenario``'s world: new lease
+    payments, upfront and existing commitments' payments, before credits (what a leases credit may pay)."""
     problem, hours = result.problem, result.problem.settings.hours_per_month
     months = set(problem.month_labels)
     offers = {o.offer_id: o for o in problem.lease_offers}
     spend: dict[tuple[str, str], float] = defaultdict(float)
-    for (offer_id, k), blocks in result.lease_plan().items():
+    for (offer_id, k), blocks in result.lease_plan(scenario).items():
         o = offers[offer_id]
         for t in range(k, k + o.term_months):
             spend[result.month_label(t), o.provider] += blocks * o.gpus_per_block * o.price_usd_per_gpu_hour * hours
-        spend[result.month_label(k), o.provider] += blocks * o.upfront_usd_per_block
+        spend[result.month_label(k - o.lead_time_months), o.provider] += blocks * o.upfront_usd_per_block
     for c in problem.commitments:
         for t in range(max(0, problem.month_index(c.start_month)), problem.month_index(c.end_month) + 1):
             spend[result.month_label(t), c.provider] += c.gpus * c.price_usd_per_gpu_hour * hours
@@ -51,9 +52,10 @@ def lease_side_spend_usd(result) -> dict[tuple[str, str], float]:
 
 
 def repriced_scenario_costs_usd(result) -> dict[str, float]:
-    """Scenario -> NPV of the plan priced from the input: first-stage payments in the months that
-    count, on-demand GPUs x price x hours, less credits applied, throttled tokens (demand x the share
-    the policy in force turns away) and unserved tokens at their value, goodwill of the policy."""
+    """Scenario -> NPV of the plan priced from the input: the lease and commitment payments of the
+    scenario's world in the months that count, on-demand GPUs x price x hours, less credits applied,
+    throttled tokens (demand x the share the policy in force turns away) and unserved tokens at their
+    value, goodwill of the policy."""
     problem = result.problem
     settings = problem.settings
     hours = settings.hours_per_month
@@ -61,16 +63,16 @@ def repriced_scenario_costs_usd(result) -> dict[str, float]:
     def discount(label: str) -> float:
         return problem.discount_factor(problem.month_index(label))
 
-    first = 0.0
-    for (label, _category), usd in first_stage_payments_usd(result).items():
-        t = problem.month_index(label)
-        if t < settings.months or settings.count_payments_beyond_horizon:
-            first += usd * discount(label)
+    costs = dict.fromkeys(result.data.scenarios, 0.0)
+    for s in costs:
+        for (label, _category), usd in signed_payments_usd(result, s).items():
+            t = problem.month_index(label)
+            if t < settings.months or settings.count_payments_beyond_horizon:
+                costs[s] += usd * discount(label)
     od_price = {c.option_id: c.price_usd_per_gpu_hour for c in problem.on_demand}
     workloads = {w.name: w for w in problem.workloads}
     goodwill = {p.name: p.goodwill_cost_usd_per_month for p in problem.effective_policies()}
     policy_in_force = {(r.scenario, r.month): r.policy for r in result.policies().itertuples()}
-    costs = dict.fromkeys(result.data.scenarios, first)
     for r in result.on_demand().itertuples():
         costs[r.scenario] += r.gpus * od_price[r.option_id] * hours * discount(r.month)
     for r in result.credits().itertuples():

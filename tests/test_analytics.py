@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from planner.analytics import REPORT_TABLES
 from planner.cli import app
+from planner.model.tree import ROOT
 from planner.results import PlanResult
 from planner.solver import Planner, solve
 from planner.workbook import write_problem
@@ -90,8 +91,8 @@ def leased() -> PlanResult:
 
 def test_lease_payments_are_the_model_expressions(leased: PlanResult) -> None:
     m = leased.model
-    assert pyo.value(m.lease_monthly_payment_musd["L", 0]) * 1e6 == pytest.approx(10 * LEASE_GPU_MONTH, rel=REL)
-    assert pyo.value(m.lease_signing_payment_musd["L", 0]) * 1e6 == pytest.approx(10_000.0, rel=REL)
+    assert pyo.value(m.lease_monthly_payment_musd[ROOT, "L", 0]) * 1e6 == pytest.approx(10 * LEASE_GPU_MONTH, rel=REL)
+    assert pyo.value(m.lease_signing_payment_musd[ROOT, "L", 0]) * 1e6 == pytest.approx(10_000.0, rel=REL)
     (row,) = leased.leases().to_dict(orient="records")
     assert row["monthly_payment_usd"] == 10 * LEASE_GPU_MONTH  # exact: the MUSD scaling noise is rounded off
     assert row["upfront_usd"] == 10_000.0
@@ -107,8 +108,8 @@ def test_per_lease_payments_add_up_to_the_cost_terms(leased: PlanResult) -> None
     m = leased.model
     for t in m.PAYMENT_MONTHS:
         paying = [(o, k) for (o, k), months in m.data.lease_payment_months.items() if t in months]
-        assert pyo.value(m.lease_payment_musd[t]) == pytest.approx(
-            sum(pyo.value(m.lease_monthly_payment_musd[o, k]) for o, k in paying), rel=REL, abs=1e-12)
+        assert pyo.value(m.lease_payment_musd[ROOT, t]) == pytest.approx(
+            sum(pyo.value(m.lease_monthly_payment_musd[ROOT, o, k]) for o, k in paying), rel=REL, abs=1e-12)
     costs = leased.costs()
     lease_costs = costs[costs["category"].isin(["leases", "upfront"])].groupby("month")["cost_usd"].sum()
     schedule = leased.lease_payments().groupby("month")["payment_usd"].sum()

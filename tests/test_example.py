@@ -6,11 +6,14 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
+import openpyxl
 import pytest
 from typer.testing import CliRunner
 
 from planner.cli import app
 from planner.schema import TABLE_FIELD, Problem
+from planner.solver import solve
+from planner.uncertainty import two_stage
 from planner.workbook import load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,3 +111,52 @@ def test_cli_validates_the_example() -> None:
     result = CliRunner().invoke(app, ["validate", str(EXAMPLE)])
     assert result.exit_code == 0, result.output
     assert "valid" in result.output
+
+
+def test_growth_is_known_after_the_first_quarter_and_lead_times_follow_the_notes(problem: Problem) -> None:
+    assert problem.settings.reveal_month == "2025-04"
+    lead = {o.offer_id: o.lead_time_months for o in problem.lease_offers}
+    assert lead == {"COL-H100-12": 1, "COL-H200-12": 2, "COL-GB200-24": 3, "NEO-GB200-36": 12}
+    for offer in problem.lease_offers:
+        assert f"{offer.lead_time_months}-month lead time" in (offer.notes or ""), offer.offer_id
+        # Every start of the window is signed inside the horizon: the lead times remove no start.
+        assert problem.month_index(offer.earliest_start_month) >= offer.lead_time_months
+
+
+def test_readme_sheet_tells_what_the_plan_does_in_each_world(script: ModuleType) -> None:
+    readme = openpyxl.load_workbook(EXAMPLE, read_only=True)["README"]
+    lines = [row[0] for row in readme.iter_rows(values_only=True) if row and row[0]]
+    start = lines.index(script.STORY[0])
+    assert tuple(lines[start:start + len(script.STORY)]) == script.STORY
+    story = " ".join(script.STORY)
+    for world in ("Sign now", "10x:", "30x:", "80x:", "value of learning"):
+        assert world in story
+
+
+@pytest.mark.slow
+def test_the_story_holds(problem: Problem) -> None:
+    """What the README says, against a solve of the example and of its two-stage form: sign now 4 H100
+    pods from 2025-02 and all 139 NeoCloud racks; 10x signs every Colossus GB200 rack and no H200, about
+    80,000 GPUs after April; 30x and 80x sign everything on offer, 80x by 2026-05; about 90 / 56 / 19% of
+    demand served; the two-stage plan signs about 139,000 GPUs in every world and costs about 2.9% more."""
+    learned = solve(problem, marginal_values=False)
+    hedged = solve(two_stage(problem), marginal_values=False)
+    assert learned.status == hedged.status == "optimal"
+    now = learned.sign_now().set_index(["offer_id", "start_month"])["blocks"]
+    assert now["COL-H100-12", "2025-02"] == 4 and now["NEO-GB200-36", "2026-01"] == 139
+    worlds = learned.leases_by_scenario()
+    totals = worlds.groupby(["scenario", "offer_id"])["blocks"].sum()
+    offered = {o.offer_id: o.max_blocks for o in problem.lease_offers}
+    for world in ("30x", "80x"):
+        assert {o: totals[world, o] for o in offered} == offered
+    assert totals["10x", "COL-GB200-24"] == offered["COL-GB200-24"] and ("10x", "COL-H200-12") not in totals
+    later = learned.signing_summary().set_index("scenario")
+    assert later.loc["10x", "gpus"] == pytest.approx(80_000, rel=0.05)
+    assert later.loc["80x", "last_signing_month"] <= "2026-05"
+    tokens = learned.tokens().groupby("scenario")[["demand_tokens", "served_tokens"]].sum()
+    served = (tokens["served_tokens"] / tokens["demand_tokens"]).to_dict()
+    assert served == pytest.approx({"10x": 0.90, "30x": 0.56, "80x": 0.19}, abs=0.01)
+    assert hedged.leases()["gpus"].sum() == pytest.approx(139_000, rel=0.02)
+    learning = hedged.objective_usd - learned.objective_usd
+    assert learning / hedged.objective_usd == pytest.approx(0.029, abs=0.002)
+    assert learning == pytest.approx(0.7e9, rel=0.05)

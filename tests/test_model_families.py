@@ -58,7 +58,7 @@ def test_lease_blocks_exist_only_inside_the_start_window() -> None:
     """An offer startable in months 2-3 of a 6-month horizon has exactly two integer columns,
     bounded by max_blocks."""
     m = build_model(tiny([1.0] * 6, offers=[lease(earliest=2, latest=3, max_blocks=7)]))
-    assert index(m.lease_blocks) == {("L", 2), ("L", 3)}
+    assert index(m.lease_blocks) == {("ROOT", "L", 2), ("ROOT", "L", 3)}
     for var in m.lease_blocks.values():
         assert var.is_integer()
         assert var.bounds == (0, 7)
@@ -70,10 +70,10 @@ def test_installed_gpus_cover_exactly_the_term_months() -> None:
     problem = tiny([1.0] * 6, offers=[lease(term=3, earliest=1, latest=4, block=10)],
                    commitments=[commitment(gpus=5, start=0, end=1)])
     m = build_model(problem)
-    assert index(m.installed_kgpu) == {(GPU, SITE, t) for t in range(6)}
+    assert index(m.installed_kgpu) == {("ROOT", GPU, SITE, t) for t in range(6)}
     for t in range(6):
-        expr = m.installed_kgpu[GPU, SITE, t]
-        expected = {f"lease_blocks[L,{k}]": 0.01 for k in range(1, 5) if k <= t <= k + 2}
+        expr = m.installed_kgpu["ROOT", GPU, SITE, t]
+        expected = {f"lease_blocks[ROOT,L,{k}]": 0.01 for k in range(1, 5) if k <= t <= k + 2}
         assert coefficients(expr) == pytest.approx(expected)
         assert constant(expr) == pytest.approx(0.005 if t <= 1 else 0.0)
 
@@ -90,10 +90,10 @@ def test_lease_payments_run_the_whole_term_past_the_horizon() -> None:
     m = build_model(tiny([1.0] * 3, offers=[lease(term=4, earliest=1, block=10, upfront=500.0)]))
     assert list(m.PAYMENT_MONTHS) == [0, 1, 2, 3, 4]
     for t in range(5):
-        expected = {"lease_blocks[L,1]": 0.0146} if 1 <= t <= 4 else {}
-        assert coefficients(m.lease_payment_musd[t]) == pytest.approx(expected)
-        assert coefficients(m.lease_upfront_musd[t]) == pytest.approx(
-            {"lease_blocks[L,1]": 0.0005} if t == 1 else {})
+        expected = {"lease_blocks[ROOT,L,1]": 0.0146} if 1 <= t <= 4 else {}
+        assert coefficients(m.lease_payment_musd["ROOT", t]) == pytest.approx(expected)
+        assert coefficients(m.lease_upfront_musd["ROOT", t]) == pytest.approx(
+            {"lease_blocks[ROOT,L,1]": 0.0005} if t == 1 else {})
 
 
 def test_offer_limits_semi_continuous_only_where_min_blocks_exceeds_one() -> None:
@@ -102,15 +102,15 @@ def test_offer_limits_semi_continuous_only_where_min_blocks_exceeds_one() -> Non
     problem = tiny([1.0] * 4, offers=[lease("plain", max_blocks=5, latest=1), lease("one", min_blocks=1),
                                       lease("semi", min_blocks=3, max_blocks=9, latest=1)])
     m = build_model(problem)
-    assert index(m.offer_used) == {"semi"}
-    assert index(m.offer_min_blocks) == {"semi"}
-    assert coefficients(m.offer_max_blocks["plain"].body) == {"lease_blocks[plain,0]": 1,
-                                                             "lease_blocks[plain,1]": 1}
-    assert m.offer_max_blocks["plain"].upper == 5
-    assert coefficients(m.offer_max_blocks["semi"].body) == {
-        "lease_blocks[semi,0]": 1, "lease_blocks[semi,1]": 1, "offer_used[semi]": -9}
-    assert at_least(m.offer_min_blocks["semi"]) == (
-        {"lease_blocks[semi,0]": 1, "lease_blocks[semi,1]": 1, "offer_used[semi]": -3}, 0)
+    assert index(m.offer_used) == {("ROOT", "semi")}
+    assert index(m.offer_min_blocks) == {("ROOT", "semi")}
+    assert coefficients(m.offer_max_blocks["ROOT", "plain"].body) == {"lease_blocks[ROOT,plain,0]": 1,
+                                                                     "lease_blocks[ROOT,plain,1]": 1}
+    assert m.offer_max_blocks["ROOT", "plain"].upper == 5
+    assert coefficients(m.offer_max_blocks["ROOT", "semi"].body) == {
+        "lease_blocks[ROOT,semi,0]": 1, "lease_blocks[ROOT,semi,1]": 1, "offer_used[ROOT,semi]": -9}
+    assert at_least(m.offer_min_blocks["ROOT", "semi"]) == (
+        {"lease_blocks[ROOT,semi,0]": 1, "lease_blocks[ROOT,semi,1]": 1, "offer_used[ROOT,semi]": -3}, 0)
 
 
 # ---- capacity, throughput, power -------------------------------------------------------------------
@@ -123,7 +123,7 @@ def test_capacity_row_per_scenario_pool() -> None:
     m = build_model(problem)
     assert index(m.capacity) == {(s, GPU, SITE, t) for s in ("low", "high") for t in (1, 2)}
     assert coefficients(m.capacity["high", GPU, SITE, 2].body) == pytest.approx(
-        {f"gpus_serving[high,2,{WORKLOAD},{GPU},{SITE}]": 1.0, "lease_blocks[L,1]": -0.9 * 0.001})
+        {f"gpus_serving[high,2,{WORKLOAD},{GPU},{SITE}]": 1.0, "lease_blocks[ROOT,L,1]": -0.9 * 0.001})
 
 
 def test_throughput_rows_need_the_peak_rate() -> None:
@@ -224,7 +224,7 @@ def test_credit_eligibility_rows_by_kind() -> None:
     assert index(m.credit_eligible) == {("base", 0, "lessor", "leases"), ("base", 0, "lessor", "all"),
                                         ("base", 1, "lessor", "leases")}
     assert coefficients(m.credit_eligible["base", 0, "lessor", "all"].body) == pytest.approx({
-        "credit_used[base,L-only,0]": 1, "credit_used[base,any,0]": 1, "lease_blocks[L,0]": -0.00146})
+        "credit_used[base,L-only,0]": 1, "credit_used[base,any,0]": 1, "lease_blocks[ROOT,L,0]": -0.00146})
 
 
 # ---- budget, provider share, risk -------------------------------------------------------------------
@@ -237,8 +237,8 @@ def test_optional_rows_exist_only_when_asked_for() -> None:
     capped = build_model(tiny([1.0] * 2, offers=[lease(term=4)], max_total_commitment_usd=1e4,
                               max_provider_share=0.6, cvar_weight=0.5))
     # Budget: every payment, past the horizon too: 4 x 0.00146 MUSD per block.
-    assert coefficients(capped.budget.body) == pytest.approx({"lease_blocks[L,0]": 4 * 0.00146})
-    assert pyo.value(capped.budget.upper) == pytest.approx(0.01)
+    assert coefficients(capped.budget["ROOT"].body) == pytest.approx({"lease_blocks[ROOT,L,0]": 4 * 0.00146})
+    assert pyo.value(capped.budget["ROOT"].upper) == pytest.approx(0.01)
     assert index(capped.provider_share) == {("base", "lessor"), ("base", "cloud")}
     assert index(capped.cvar_excess_def) == {"base"}
 
@@ -255,7 +255,7 @@ def test_objective_weights_scenarios_and_discounts_months() -> None:
     objective = coefficients(m.total_cost.expr)
     eps = TIE_BREAK_MUSD_PER_KGPU_MONTH  # per kGPU-month rented or leased, steers ties only
     assert objective[f"od_serving[b,6,{WORKLOAD},cloud]"] == pytest.approx((3.65 + eps) * 0.75 * 1.12 ** -0.5)
-    assert objective["lease_blocks[L,0]"] == pytest.approx(0.00146 + eps * 0.001)
+    assert objective["lease_blocks[ROOT,L,0]"] == pytest.approx(0.00146 + eps * 0.001)
     assert objective[f"unserved_ttok[a,0,{WORKLOAD}]"] == pytest.approx(0.25 * 100.0)
 
 

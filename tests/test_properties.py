@@ -36,6 +36,7 @@ from factory import (
     commitment,
     credit,
     lease,
+    month,
     tiny,
 )
 from hypothesis import HealthCheck, given, settings
@@ -72,6 +73,7 @@ class OfferSpec:
     max_blocks: int
     min_blocks: int
     upfront: float
+    lead_time: int = 0
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,7 @@ class Spec:
             probabilities={f"s{i}": p for i, p in enumerate(self.probabilities)},
             offers=[lease(f"L{i}", provider=o.provider, price=o.price, term=o.term, earliest=o.earliest,
                           latest=o.latest, block=o.block, max_blocks=o.max_blocks, min_blocks=o.min_blocks,
-                          upfront=o.upfront) for i, o in enumerate(self.offers)],
+                          upfront=o.upfront, lead_time=o.lead_time) for i, o in enumerate(self.offers)],
             on_demand=[cloud(price=self.od_price, max_gpus=self.od_max_gpus)],
             commitments=[] if c is None else [commitment(provider=c.provider, gpus=c.gpus, start=c.start,
                                                          end=c.end, price=c.price)],
@@ -144,12 +146,15 @@ class Spec:
 @st.composite
 def offer_specs(draw: st.DrawFn, months: int) -> OfferSpec:
     earliest = draw(st.integers(0, months - 1))
+    latest = draw(st.integers(earliest, months - 1))
     max_blocks = draw(st.integers(1, 6))
     return OfferSpec(
         provider=draw(st.sampled_from(["lessor", "cloud"])), price=draw(st.sampled_from([1.0, 1.5, 2.0, 3.0, 4.0])),
-        term=draw(st.integers(1, 4)), earliest=earliest, latest=draw(st.integers(earliest, months - 1)),
+        term=draw(st.integers(1, 4)), earliest=earliest, latest=latest,
         block=draw(st.sampled_from([1, 2, 4])), max_blocks=max_blocks,
         min_blocks=draw(st.integers(0, min(2, max_blocks))), upfront=draw(st.sampled_from([0.0, 500.0, 2_000.0])),
+        # Some start must be signed inside the horizon: lead time <= latest start.
+        lead_time=draw(st.integers(0, min(latest, 2))),
     )
 
 
@@ -371,6 +376,47 @@ def test_uncertainty_figures_and_regret_identities(spec: Spec) -> None:
     assert math.isclose(regret["expected value"], f["evpi_usd"] + f["vss_usd"], rel_tol=1e-9, abs_tol=1e-6)
 
 
+@settings(PROPERTY, max_examples=10)
+@given(specs(scenarios=2, share_cap=False), st.data())
+def test_learning_chain_and_non_anticipativity(spec: Spec, data: st.DataObject) -> None:
+    """With a reveal month R: WS <= MS <= RP <= EEV (every two-stage plan is a multi-stage plan, every
+    multi-stage plan a pair of wait-and-see plans), so the value of learning RP - MS >= 0; the
+    multi-stage plan signs the same in both worlds whatever is signed before R (non-anticipativity),
+    and its worlds, costed one by one with their own leases, average to MS.
+
+    Tolerances as above: a solve's own certificate (objective - bound) where the result is at hand,
+    GAP x cost + $1 for the perfect-foresight solves, and the tie-break the reported costs leave out.
+    """
+    reveal = data.draw(st.integers(1, spec.months - 1), label="reveal month index")
+    analysis = planner.analyse(spec.problem(reveal_month=month(reveal)))
+    assert analysis.all_optimal, analysis.statuses
+    f = analysis.figures
+    rp, ms, ws, eev = f["rp_usd"], f["multi_stage_usd"], f["ws_usd"], f["eev_usd"]
+    tie_break = tie_break_bound_usd(analysis.problem)
+    learned = analysis.multi_stage
+    assert learned is not None and learned.is_multi_stage
+    ms_certificate, rp_certificate = certificate_usd(learned), certificate_usd(analysis.stochastic)
+
+    def above_optimum(cost: float) -> float:
+        return GAP * (cost + tie_break) + ABS_GAP_USD
+
+    assert ws <= ms + above_optimum(ws) + tie_break
+    assert ms <= rp + ms_certificate + tie_break
+    assert f["value_of_learning_usd"] >= -(ms_certificate + tie_break)
+    assert rp <= eev + rp_certificate + tie_break
+    # Non-anticipativity: a start signed before R is one decision, the same in both worlds.
+    offers = {o.offer_id: o for o in analysis.problem.lease_offers}
+    low, high = (learned.lease_plan(s) for s in learned.data.scenarios)
+    for o, k in set(low) | set(high):
+        if k - offers[o].lead_time_months < reveal:
+            assert low.get((o, k), 0) == high.get((o, k), 0), (o, k)
+    assert all(n == "ROOT" for n, o, k in learned.data.lease_decisions
+               if learned.data.lease_signing_month[o, k] < reveal)
+    # The multi-stage plan's worlds re-solved with their own leases average to MS.
+    evaluated = analysis.expected_cost_by_plan().set_index("plan").loc["multi-stage", "expected_cost_usd"]
+    assert abs(evaluated - ms) <= max(ms_certificate, above_optimum(evaluated)) + tie_break
+
+
 # ---- re-solving in place -------------------------------------------------------------------------------
 
 
@@ -468,13 +514,13 @@ def test_objective_reprices_from_the_input(spec: Spec) -> None:
         assert result.status == "infeasible" and spec.share_cap is not None, result.message
         return
     repriced = repriced_expected_cost_usd(result)
-    gross = sum(abs(v) for v in lease_side_spend_usd(result).values()) + result.on_demand()["cost_usd"].sum()
+    lease_side = {s: lease_side_spend_usd(result, s) for s in result.data.scenarios}
+    gross = sum(abs(v) for spend in lease_side.values() for v in spend.values()) + result.on_demand()["cost_usd"].sum()
     assert math.isclose(repriced, result.objective_usd, rel_tol=INTEGRALITY_REL,
                         abs_tol=INTEGRALITY_REL * gross + 1e-6), (repriced, result.objective_usd)
     credits = {c.credit_id: c for c in result.problem.credits}
     for row in result.credit_summary().itertuples():
         assert row.applied_usd <= row.amount_usd * (1 + 1e-9) + 1e-3, row
-    lease_side = lease_side_spend_usd(result)
     od_spend = result.on_demand().groupby(["scenario", "month", "provider"])["cost_usd"].sum()
     for r in result.credits().itertuples():
         c = credits[r.credit_id]
@@ -482,5 +528,5 @@ def test_objective_reprices_from_the_input(spec: Spec) -> None:
         if c.applies_to in ("on_demand", "all"):
             eligible += float(od_spend.get((r.scenario, r.month, c.provider), 0.0))
         if c.applies_to in ("leases", "all"):
-            eligible += lease_side.get((r.month, c.provider), 0.0)
+            eligible += lease_side[r.scenario].get((r.month, c.provider), 0.0)
         assert r.applied_usd <= eligible * (1 + INTEGRALITY_REL) + 1e-3, (r, eligible)

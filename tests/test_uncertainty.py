@@ -124,8 +124,9 @@ def test_two_scenario_case_by_hand() -> None:
     rp = min(0.5 * cost(n, 1) + 0.5 * cost(n, 3) for n in range(11))
     eev = 0.5 * cost(2, 1) + 0.5 * cost(2, 3)
     assert (ws, ev, rp, eev) == pytest.approx((2.92e6, 2.92e6, 4.38e6, 4.745e6))
+    # No reveal month: the multi-stage problem is the stochastic one, learning is worth nothing.
     expected = {"ws_usd": ws, "ev_usd": ev, "rp_usd": rp, "eev_usd": eev,
-                "vss_usd": 0.365e6, "evpi_usd": 1.46e6}
+                "vss_usd": 0.365e6, "evpi_usd": 1.46e6, "multi_stage_usd": rp, "value_of_learning_usd": 0.0}
     assert analysis.figures == pytest.approx(expected, rel=1e-9)
     assert analysis.figures["vss_usd"] > 0 and analysis.figures["evpi_usd"] > 0
 
@@ -224,7 +225,8 @@ def test_tables_and_summary(growth: UncertaintyAnalysis) -> None:
     assert set(growth.lease_plans()["plan"]) <= set(growth.plans)
     assert len(growth.expected_cost_by_plan()) == n_plans
     summary = json.loads(json.dumps(growth.summary(), allow_nan=False))
-    assert set(summary["figures"]) == {"rp_usd", "eev_usd", "ws_usd", "vss_usd", "evpi_usd", "ev_usd"}
+    assert set(summary["figures"]) == {"rp_usd", "eev_usd", "ws_usd", "vss_usd", "evpi_usd", "ev_usd",
+                                       "multi_stage_usd", "value_of_learning_usd"}
     assert summary["statuses"]["stochastic"] == "optimal"
 
 

@@ -21,13 +21,14 @@ def serving_index(d: ModelData) -> list[tuple[str, int, str, str, str]]:
     ]
 
 
-def define_capacity(m: pyo.ConcreteModel, d: ModelData) -> None:
+def define_capacity(m: pyo.ConcreteModel, d: ModelData, *, installed_kgpu: pyo.Expression) -> None:
     r"""GPUs put to work on a workload cannot exceed the usable installed GPUs of the pool.
 
     .. math:: \sum_{w} \mathit{gpus\_serving}_{s,t,w,g,l} \le
-              a_g\,\mathit{installed\_kgpu}_{g,l,t} \qquad \forall s,\,(g,l,t) \in \mathcal{P}
+              a_g\,\mathit{installed\_kgpu}_{n(s,t),g,l,t} \qquad \forall s,\,(g,l,t) \in \mathcal{P}
 
-    where :math:`a_g` is the availability factor (maintenance, thermal derating).
+    where :math:`a_g` is the availability factor (maintenance, thermal derating) and :math:`n(s,t)` the
+    scenario's group in month t.
     """
     m.SERVE = pyo.Set(initialize=serving_index(d), dimen=5, ordered=True)
     m.gpus_serving = pyo.Var(m.SERVE, within=pyo.NonNegativeReals)
@@ -42,7 +43,7 @@ def define_capacity(m: pyo.ConcreteModel, d: ModelData) -> None:
         if not workloads:
             return pyo.Constraint.Skip
         used = sum(m.gpus_serving[s, t, w, g, site] for w in workloads)
-        return used <= d.availability[g] * m.installed_kgpu[g, site, t]
+        return used <= d.availability[g] * installed_kgpu[d.tree.node_of(s, t), g, site, t]
 
     m.capacity = pyo.Constraint(m.CAPACITY, rule=capacity)
 

@@ -1,38 +1,43 @@
 """Costs: every family registers its cost expressions here; the objective sums them.
 
-No family writes the objective directly. A cost term is an Expression indexed by payment month
-(first stage, the same in every scenario) or by (scenario, month) (second stage), in MUSD per month,
-undiscounted; this module discounts, weights by probability and adds the optional CVaR term.
+No family writes the objective directly. A cost term is an Expression in MUSD per month, undiscounted,
+indexed by payment month (``common``: the same in every scenario), by (node, payment month) (``node``:
+what the decisions of a scenario-tree node pay; a scenario pays those of the nodes on its path) or by
+(scenario, month) (``scenario``); this module discounts, weights by probability and adds the optional
+CVaR term.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import pyomo.environ as pyo
 
 from planner.model.data import ModelData
+from planner.model.tree import ROOT
 
 TIE_BREAK_MUSD_PER_KGPU_MONTH = 1e-5
 """Tie-break cost: 0.01 USD per GPU-month, far below any real price, above HiGHS's tolerances."""
 CVAR_TIE_BREAK_WEIGHT = 1e-7
 """Least weight kept on the expected cost, so that omega = 1 still prices every scenario."""
 
+Stage = Literal["common", "node", "scenario"]
+
 
 @dataclass(frozen=True)
 class CostTerm:
-    """A registered cost: report category, Expression component name, and stage."""
+    """A registered cost: report category, Expression component name, and how it is indexed."""
 
     category: str
     component: str
-    first_stage: bool
+    stage: Stage
 
 
-def add_cost_term(m: pyo.ConcreteModel, category: str, component: str, *, first_stage: bool = False) -> None:
-    """Register a cost Expression (MUSD per month, undiscounted) under a report category."""
-    if not hasattr(m, "cost_terms"):
-        m.cost_terms = []
-    m.cost_terms.append(CostTerm(category, component, first_stage))
+def add_cost_term(m: pyo.ConcreteModel, category: str, component: str, *, stage: Stage = "scenario") -> None:
+    """Register a cost Expression (MUSD per month, undiscounted) under a report category: indexed by
+    payment month (``common``), (node, payment month) (``node``) or (scenario, month) (``scenario``)."""
+    m.cost_terms.append(CostTerm(category, component, stage))
 
 
 def counted_payment_months(m: pyo.ConcreteModel, d: ModelData) -> list[int]:
@@ -40,37 +45,48 @@ def counted_payment_months(m: pyo.ConcreteModel, d: ModelData) -> list[int]:
     return list(m.PAYMENT_MONTHS) if d.count_payments_beyond_horizon else list(d.months)
 
 
-def define_objective(m: pyo.ConcreteModel, d: ModelData) -> None:
-    r"""Scenario cost (NPV) and the objective: expected cost, optionally blended with CVaR.
+def define_objective(m: pyo.ConcreteModel, d: ModelData, *, od_kgpu: pyo.Expression, lease_blocks: pyo.Var,
+                     elastic_penalty_musd: pyo.Expression) -> None:
+    r"""Node cost and scenario cost (NPV), and the objective: expected cost, optionally blended with CVaR.
 
-    .. math:: \mathit{scenario\_cost\_musd}_s = \sum_{t} \delta_t \Big(\sum_{c \in \mathcal{C}_1}
-              c_t + \sum_{c \in \mathcal{C}_2} c_{s,t}\Big), \qquad \delta_t = (1+r)^{-t/12}
+    .. math:: \mathit{node\_cost\_musd}_n = \sum_{t} \delta_t \Big(\sum_{c \in \mathcal{C}_N} c_{n,t}
+              + [n = \mathrm{ROOT}] \sum_{c \in \mathcal{C}_1} c_t\Big), \qquad \delta_t = (1+r)^{-t/12}
+
+    .. math:: \mathit{scenario\_cost\_musd}_s = \sum_{n \ni s} \mathit{node\_cost\_musd}_n
+              + \sum_{t \in \mathcal{T}} \delta_t \sum_{c \in \mathcal{C}_2} c_{s,t}
 
     .. math:: \min\ \max(1-\omega, \epsilon) \sum_s \pi_s\,\mathit{scenario\_cost\_musd}_s
               + \omega\Big(\eta + \frac{1}{1-\alpha}\sum_s \pi_s\,\mathit{cvar\_excess}_s\Big)
               + \mathit{tie\_break\_musd}
               \quad\text{s.t.}\quad \mathit{cvar\_excess}_s \ge \mathit{scenario\_cost\_musd}_s - \eta
 
-    :math:`\mathcal{C}_1` are first-stage terms (leases, upfront, commitments), :math:`\mathcal{C}_2`
-    second-stage terms (on-demand, credits, throttling, unserved, goodwill).
+    :math:`\mathcal{C}_N` are the node terms (lease payments, upfront), :math:`\mathcal{C}_1` the common
+    ones (existing commitments, counted at the root, which every scenario passes through) and
+    :math:`\mathcal{C}_2` the scenario terms (on-demand, credits, throttling, unserved, goodwill); the
+    first two are summed over the payment months that count (``counted_payment_months``).
     """
     first_months = counted_payment_months(m, d)
-    first_stage = sum(
-        d.discount(t) * getattr(m, term.component)[t]
-        for term in m.cost_terms if term.first_stage for t in first_months
-    )
-    m.first_stage_cost_musd = pyo.Expression(expr=first_stage)
+    node_terms = [term for term in m.cost_terms if term.stage == "node"]
+    common_terms = [term for term in m.cost_terms if term.stage == "common"]
+
+    def node_cost(m: pyo.ConcreteModel, n: str) -> pyo.Expression:
+        terms = node_terms + common_terms if n == ROOT else node_terms
+        return sum(d.discount(t) * getattr(m, term.component)[(n, t) if term.stage == "node" else t]
+                   for term in terms for t in first_months)
+
+    m.node_cost_musd = pyo.Expression(m.NODES, rule=node_cost)
 
     def scenario_cost(m: pyo.ConcreteModel, s: str) -> pyo.Expression:
-        return m.first_stage_cost_musd + sum(
+        decided = sum(m.node_cost_musd[n] for n in d.tree.path(s))
+        return decided + sum(
             d.discount(t) * getattr(m, term.component)[s, t]
-            for term in m.cost_terms if not term.first_stage for t in d.months
+            for term in m.cost_terms if term.stage == "scenario" for t in d.months
         )
 
     m.scenario_cost_musd = pyo.Expression(m.SCENARIOS, rule=scenario_cost)
     expected = sum(d.probability[s] * m.scenario_cost_musd[s] for s in d.scenarios)
     m.expected_cost_musd = pyo.Expression(expr=expected)
-    if d.cvar_weight > 0:
+    if d.has_cvar:
         m.cvar_eta = pyo.Var(within=pyo.Reals)
         m.cvar_excess = pyo.Var(m.SCENARIOS, within=pyo.NonNegativeReals)
         m.cvar_excess_def = pyo.Constraint(
@@ -87,49 +103,64 @@ def define_objective(m: pyo.ConcreteModel, d: ModelData) -> None:
     else:
         objective = m.expected_cost_musd
     if d.elastic:
-        objective += m.elastic_penalty_musd
-    m.tie_break_musd = pyo.Expression(expr=_tie_break(m, d))
+        objective += elastic_penalty_musd
+    m.tie_break_musd = pyo.Expression(expr=_tie_break(d, od_kgpu, lease_blocks))
     m.total_cost = pyo.Objective(expr=objective + m.tie_break_musd, sense=pyo.minimize)
 
 
-def _tie_break(m: pyo.ConcreteModel, d: ModelData) -> pyo.Expression:
+def _tie_break(d: ModelData, od_kgpu: pyo.Expression, lease_blocks: pyo.Var) -> pyo.Expression:
     r"""A tiny cost per GPU-month leased or rented, :math:`\epsilon_{GPU}`.
 
     Spend that a credit pays is free, so without it renting (or leasing) GPUs nobody uses just to burn
     a credit would tie with the honest plan; the tie-break picks the plan with fewer GPU-months. It is
     left out of every reported cost.
     """
-    rented = sum(d.probability[s] * d.discount(t) * m.od_kgpu[s, t, c] for s, t, c in m.OD_RENT)
-    leased = sum(d.offer_block_kgpu[o] * len(d.lease_payment_months[o, k]) * m.lease_blocks[o, k]
-                 for o, k in d.lease_starts)
+    rented = sum(d.probability[s] * d.discount(t) * od_kgpu[s, t, c] for s, t, c in od_kgpu)
+    # A node's signings weigh by its probability (the root's is 1: the two-stage tie-break).
+    leased = sum(d.tree.node(n).probability * d.offer_block_kgpu[o] * len(d.lease_payment_months[o, k])
+                 * lease_blocks[n, o, k] for n, o, k in d.lease_decisions)
     return TIE_BREAK_MUSD_PER_KGPU_MONTH * (rented + leased)
 
 
-def define_budget(m: pyo.ConcreteModel, d: ModelData) -> None:
-    r"""Optional cap on the total of new lease commitments (every payment, undiscounted).
+def define_budget(m: pyo.ConcreteModel, d: ModelData, *, lease_payment_musd: pyo.Expression,
+                  lease_upfront_musd: pyo.Expression) -> None:
+    r"""Optional cap on the total of new lease commitments (every payment, undiscounted), in every
+    scenario: over the signings of the nodes on its path.
 
-    .. math:: \sum_{t} (\mathit{lease\_payment\_musd}_t + \mathit{lease\_upfront\_musd}_t)
+    .. math:: \sum_{n' \in \mathrm{lineage}(n)} \sum_{t} (\mathit{lease\_payment\_musd}_{n',t}
+              + \mathit{lease\_upfront\_musd}_{n',t})
               \le \overline{B} \ (+\ \mathit{budget\_overrun\_musd}\ \text{when diagnosing})
+
+    for n in ``BUDGET_NODES``, the groups in force at the last month any lease is signed: their
+    scenarios have signed alike, so one row serves them all (one row in the two-stage model).
     """
     m.elastic_penalty_musd = pyo.Expression(expr=0.0)
-    if d.max_total_commitment_musd is None:
+    if not d.has_budget:
         return
     m.max_total_commitment_musd = pyo.Param(initialize=d.max_total_commitment_musd, mutable=True,
                                             within=pyo.Reals)
-    total = sum(m.lease_payment_musd[t] + m.lease_upfront_musd[t] for t in m.PAYMENT_MONTHS)
+    last_signing = max(d.lease_signing_month.values(), default=0)
+    m.BUDGET_NODES = pyo.Set(initialize=d.tree.groups(last_signing), ordered=True)
     if d.elastic:
         m.budget_overrun_musd = pyo.Var(within=pyo.NonNegativeReals)
         m.elastic_penalty_musd.expr = 1e3 * m.budget_overrun_musd
-        m.budget = pyo.Constraint(expr=total <= m.max_total_commitment_musd + m.budget_overrun_musd)
-    else:
-        m.budget = pyo.Constraint(expr=total <= m.max_total_commitment_musd)
+
+    def budget(m: pyo.ConcreteModel, n: str) -> pyo.Constraint:
+        total = sum(lease_payment_musd[a, t] + lease_upfront_musd[a, t]
+                    for a in d.tree.lineage(n) for t in m.PAYMENT_MONTHS)
+        if d.elastic:
+            return total <= m.max_total_commitment_musd + m.budget_overrun_musd
+        return total <= m.max_total_commitment_musd
+
+    m.budget = pyo.Constraint(m.BUDGET_NODES, rule=budget)
 
 
-def define_provider_share(m: pyo.ConcreteModel, d: ModelData) -> None:
+def define_provider_share(m: pyo.ConcreteModel, d: ModelData, *, lease_provider_spend_musd: pyo.Expression,
+                          on_demand_spend_musd: pyo.Expression) -> None:
     r"""Optional cap on any one provider's share of the money paid to providers in the horizon.
 
     .. math:: \sum_t \mathit{spend}_{s,t,p} \le \sigma \sum_{p'} \sum_t \mathit{spend}_{s,t,p'}
-              \qquad \mathit{spend}_{s,t,p} = \mathit{lease\_provider\_spend\_musd}_{t,p}
+              \qquad \mathit{spend}_{s,t,p} = \mathit{lease\_provider\_spend\_musd}_{n(s,t),t,p}
               + \mathit{on\_demand\_spend\_musd}_{s,t,p}
 
     Money paid: new lease payments, upfront payments and existing commitments' payments in the
@@ -137,11 +168,12 @@ def define_provider_share(m: pyo.ConcreteModel, d: ModelData) -> None:
     which a credit does not change; counted after credits, using a credit could break the cap, and
     the plan would have to leave free money unused to keep it.
     """
-    if d.max_provider_share is None or len(d.providers) < 2:
+    if not d.has_provider_share:
         return
 
     def spend(m: pyo.ConcreteModel, s: str, p: str) -> pyo.Expression:
-        return sum(m.lease_provider_spend_musd[t, p] + m.on_demand_spend_musd[s, t, p] for t in d.months)
+        return sum(lease_provider_spend_musd[d.tree.node_of(s, t), t, p] + on_demand_spend_musd[s, t, p]
+                   for t in d.months)
 
     m.provider_spend_musd = pyo.Expression(m.SCENARIOS, m.PROVIDERS, rule=spend)
     m.provider_share = pyo.Constraint(

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+from planner.model.tree import ScenarioTree
 from planner.schema import Problem
 
 GPUS_PER_UNIT = 1_000.0
@@ -47,8 +48,15 @@ class ModelData:
     hours_per_month: float
     count_payments_beyond_horizon: bool
 
-    # Leases: (offer, start month) pairs inside the start window; months each start is active in.
+    # Information structure: the scenario groups of every month (nodes of the scenario tree).
+    tree: ScenarioTree
+
+    # Leases: (offer, start month) pairs inside the start window that can be signed in the horizon;
+    # the month each is signed in; one decision per (node, offer, start): the node is the scenario group
+    # of the signing month (non-anticipativity); months each start is active and paying in.
     lease_starts: list[tuple[str, int]]
+    lease_signing_month: dict[tuple[str, int], int]
+    lease_decisions: list[tuple[str, str, int]]
     lease_active_months: dict[tuple[str, int], list[int]]
     lease_payment_months: dict[tuple[str, int], list[int]]
     offer_gpu_type: dict[str, str]
@@ -119,6 +127,22 @@ class ModelData:
             months[g, site].append(t)
         return months
 
+    # The optional parts of the model: families build them, and readers check them, through these flags.
+    @property
+    def has_budget(self) -> bool:
+        """The ``budget`` row (with ``budget_overrun_musd`` when diagnosing) is built."""
+        return self.max_total_commitment_musd is not None
+
+    @property
+    def has_provider_share(self) -> bool:
+        """The ``provider_share`` rows are built (a share cap, and more than one provider to share)."""
+        return self.max_provider_share is not None and len(self.providers) > 1
+
+    @property
+    def has_cvar(self) -> bool:
+        """The CVaR variables, ``cvar_excess_def`` rows and ``cvar_musd`` are built."""
+        return self.cvar_weight > 0
+
     def structure_key(self) -> tuple[object, ...]:
         """Everything that shapes the model's index sets; equal keys mean parameters alone changed."""
         return (
@@ -126,6 +150,8 @@ class ModelData:
             tuple(self.scenarios),
             tuple(self.workloads),
             tuple(self.lease_starts),
+            self.tree,
+            tuple(self.lease_decisions),
             tuple(self.pools),
             tuple(self.serve_keys),
             tuple(self.on_demand_serve_keys),
@@ -152,17 +178,24 @@ def prepare(problem: Problem, scenarios: list[str] | None = None) -> ModelData:
     total_probability = sum(sc.probability for sc in chosen)
     probability = {sc.name: sc.probability / total_probability for sc in chosen}
 
-    # Leases: start months inside the window and the horizon; active and paying months.
+    reveal = None if s.reveal_month is None else problem.month_index(s.reveal_month)
+    tree = ScenarioTree.from_reveal_month(list(probability), probability, s.months, reveal)
+
+    # Leases: start months inside the window and the horizon whose signing month (start - lead time)
+    # is in the horizon too (one signed earlier would be a commitment); active and paying months.
     lease_starts: list[tuple[str, int]] = []
+    signing: dict[tuple[str, int], int] = {}
     active: dict[tuple[str, int], list[int]] = {}
     paying: dict[tuple[str, int], list[int]] = {}
     for o in problem.lease_offers:
-        first = max(0, problem.month_index(o.earliest_start_month))
+        first = max(0, o.lead_time_months, problem.month_index(o.earliest_start_month))
         last = min(s.months - 1, problem.month_index(o.latest_start_month))
         for k in range(first, last + 1):
             lease_starts.append((o.offer_id, k))
+            signing[o.offer_id, k] = k - o.lead_time_months
             active[o.offer_id, k] = [m for m in range(k, k + o.term_months) if m < s.months]
             paying[o.offer_id, k] = list(range(k, k + o.term_months))
+    decisions = [(n, o, k) for o, k in lease_starts for n in tree.groups(signing[o, k])]
 
     committed: dict[tuple[str, str, int], float] = {}
     committed_cost: dict[tuple[int, str], float] = {}
@@ -232,7 +265,10 @@ def prepare(problem: Problem, scenarios: list[str] | None = None) -> ModelData:
         discount_rate_per_year=s.discount_rate_per_year,
         hours_per_month=hours,
         count_payments_beyond_horizon=s.count_payments_beyond_horizon,
+        tree=tree,
         lease_starts=lease_starts,
+        lease_signing_month=signing,
+        lease_decisions=decisions,
         lease_active_months=active,
         lease_payment_months=paying,
         offer_gpu_type={o.offer_id: o.gpu_type for o in problem.lease_offers},
