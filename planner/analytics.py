@@ -22,6 +22,8 @@ COST_CATEGORIES = ("leases", "upfront", "commitments", "on_demand", "credits", "
 """Cost categories in report order; credits are negative (they reduce cost)."""
 SPEND_CATEGORIES = ("leases", "upfront", "commitments", "on_demand", "credits")
 """Categories that are money actually paid for compute (for USD per million tokens)."""
+LEASE_CATEGORIES = ("leases", "upfront")
+"""The new leases' payments: their term payments and upfront payments at signing."""
 
 REPORT_TABLES = (
     "key_figures", "scenario_costs", "leases", "lease_schedule_by_month", "lease_payments", "capacity_by_month",
@@ -111,13 +113,21 @@ class PlanAnalytics:
         return frame.reset_index()
 
     def lease_schedule_by_month(self: PlanResult) -> pd.DataFrame:
-        """Total payments of all new leases per month (also after the horizon: take-or-pay)."""
+        """Payments of the new leases per month (also after the horizon: take-or-pay), upfront included.
+
+        ``payment_usd`` is the expected payment: each world's lease and upfront costs weighted by its
+        probability (a two-stage plan pays the same in every world); ``leases_signed`` counts the signings
+        paying in the month in any world.
+        """
         payments = self.lease_payments()
         if payments.empty:
             return _frame([], ["month", "in_horizon", "leases_signed", "payment_usd"])
+        costs = self.costs()
+        leases = costs[costs["category"].isin(LEASE_CATEGORIES)]
+        expected = (leases["cost_usd"] * leases["scenario"].map(self.data.probability)).groupby(leases["month"]).sum()
         grouped = payments.groupby("month", sort=True).agg(
-            in_horizon=("in_horizon", "first"), leases_signed=("offer_id", "size"),
-            payment_usd=("payment_usd", "sum"))
+            in_horizon=("in_horizon", "first"), leases_signed=("offer_id", "size"))
+        grouped["payment_usd"] = expected.reindex(grouped.index).fillna(0.0)
         return grouped.reset_index()
 
     # ---- per scenario --------------------------------------------------------------------------
@@ -164,12 +174,15 @@ class PlanAnalytics:
 
     # ---- figures -------------------------------------------------------------------------------
     def lease_commitment_usd(self: PlanResult) -> float:
-        """Every payment of the new leases, upfront included, also after the horizon (undiscounted)."""
-        return float(self.leases()["total_commitment_usd"].sum())
+        """Every payment of the new leases, upfront included, also after the horizon (undiscounted); with a
+        plan that learns, the expectation over the worlds (each signs now and its own later signings)."""
+        totals = self.lease_totals_by_scenario()
+        return float((totals["total_commitment_usd"] * totals["probability"]).sum())
 
     def gpus_leased(self: PlanResult) -> int:
-        """GPUs in all new lease blocks."""
-        return int(self.leases()["gpus"].sum())
+        """GPUs in all new lease blocks; with a plan that learns, the expectation over the worlds (rounded)."""
+        totals = self.lease_totals_by_scenario()
+        return round(float((totals["gpus_signed"] * totals["probability"]).sum()))
 
     def expected_credits_wasted_usd(self: PlanResult) -> float:
         """Credits expected (probability-weighted) to expire unused inside the horizon."""
@@ -189,6 +202,11 @@ class PlanAnalytics:
             rows += [("Best bound (NPV)", self.best_bound_usd, "USD"), ("MIP gap", self.finite_gap(), "%"),
                      ("New lease commitment (all payments)", self.lease_commitment_usd(), "USD"),
                      ("New GPUs leased (all blocks)", self.gpus_leased(), "GPUs")]
+            if self.is_multi_stage:
+                now = self.sign_now()
+                rows += [("Lease commitment signed now (every scenario)",
+                          float(now["total_commitment_usd"].sum()), "USD"),
+                         ("GPUs signed now (every scenario)", int(now["gpus"].sum()), "GPUs")]
         labels = self.problem.month_labels
         rows += [("Solve time", self.timings.get("solve_seconds"), "seconds"),
                  ("Model build time", self.timings.get("build_seconds"), "seconds"),
@@ -279,17 +297,24 @@ class PlanAnalytics:
             f"Money in nominal US dollars; NPV discounts month t by (1 + {s.discount_rate_per_year:.2%})^(-t/12) "
             f"to {s.first_month}.",
             f"Horizon: {s.months} months from {s.first_month}; {s.hours_per_month:g} billable hours per month.",
-            "Lease blocks are take-or-pay for the whole term; upfront payments fall in the start month.",
-            "Lease payments after the horizon are "
-            + ("counted (take-or-pay)." if s.count_payments_beyond_horizon else "not counted."),
-            "First-stage costs (leases, upfront, existing commitments) are the same in every scenario; "
-            "on-demand, credits, throttling, unserved demand and goodwill depend on the scenario.",
+            "Lease blocks are take-or-pay for the whole term; upfront payments fall due at signing (the start "
+            "month less the offer's lead time).",
+            "Take-or-pay payments after the horizon (new leases and existing commitments) are "
+            + ("counted." if s.count_payments_beyond_horizon else "not counted."),
+            "Existing commitments, and the leases signed before the scenario is known, cost the same in every "
+            "scenario; "
+            + (f"from {s.reveal_month} each scenario signs its own leases; " if self.is_multi_stage else "")
+            + "on-demand, credits, throttling, unserved demand and goodwill depend on the scenario.",
+
             "Credits appear as negative costs (they pay eligible spend).",
             "Utilisation = GPUs serving / GPUs installed (committed); usable = installed x availability factor; "
             "idle = installed - serving (paid for, not serving), which includes the unavailable share.",
             "Marginal values are duals of the LP with every integer decision fixed at the plan, per unit, in "
             "nominal USD of the month and scenario.",
         ]
+        if self.is_multi_stage:
+            lines.append("New lease commitment and GPUs leased are expectations over the scenarios, each with "
+                         "its own later signings (probability-weighted).")
         if not self.problem.policies:
             lines.append("No rate-limit policies given: one implicit policy without limits is in force.")
         return lines

@@ -22,6 +22,7 @@ from planner.excel.files import check_writable, save_atomically
 from planner.excel.formats import COUNT, DECIMAL, GAP, MONEY
 from planner.excel.layout import CHART_ROWS, Block, Placed, Sheet, Slot, Text, plain
 from planner.excel.writer import write_workbook
+from planner.model.tree import ALL_SCENARIOS
 from planner.report.charts import capacity_charts, chart_scenarios, cost_chart, regret_chart
 from planner.report.inputs import input_tables, provenance
 from planner.report.labels import table
@@ -82,9 +83,7 @@ def summary(ctx: Context) -> Sheet:
     key_figures = table("Summary_KeyFigures", "Key figures", figures,
                         row_formats={"value": [FIGURE_FORMATS.get(unit) for unit in figures["unit"]]})
     if r.has_plan:
-        decisions = r.headline_decisions() or ["Sign no new leases: existing commitments and on-demand cloud "
-                                               "cover the plan."]
-        blocks: list[Block] = [Text("Decisions", decisions), key_figures,
+        blocks: list[Block] = [*signings(r), key_figures,
                                table("Summary_ScenarioCosts", "Cost per scenario", r.scenario_costs()),
                                Text("Warnings", ctx.warnings), Slot(columns=1, rows=CHART_ROWS)]
     else:
@@ -103,12 +102,33 @@ def summary(ctx: Context) -> Sheet:
                  alert=ctx.warnings[0] if ctx.warnings and r.status != "optimal" else "")
 
 
+def signings(r: PlanResult) -> list[Block]:
+    """What to sign now (every scenario), then, for a plan that learns, what each world signs once known."""
+    now = r.headline_decisions(later=False)
+    if not r.is_multi_stage:
+        return [Text("Decisions", now or ["Sign no new leases: existing commitments and on-demand cloud cover "
+                                          "the plan."])]
+    later = r.signing_summary()
+    later = later[later["scenario"] != ALL_SCENARIOS]
+    return [Text("Sign now (in every scenario)", now or ["Sign no new leases now."]),
+            table("Summary_SignLater", "Later, once the scenario is known (every signing: Leases sheet)", later,
+                  empty="No scenario signs more once it is known.")]
+
+
 def leases(r: PlanResult) -> Sheet:
-    notes = [f"New commitment: {money(r.lease_commitment_usd())} over {len(r.leases())} lease(s), "
-             f"{r.gpus_leased():,} GPUs. Payments are take-or-pay for the whole term, also after the horizon."]
+    count = len(r.leases())
+    if r.is_multi_stage:
+        notes = [f"Sign now: {len(r.sign_now())} lease(s) common to every scenario; {count - len(r.sign_now())} "
+                 f"more signed later, each in its own world once the scenario is known (column scenario). "
+                 f"Expected new commitment {money(r.lease_commitment_usd())}, {r.gpus_leased():,} GPUs. Payments "
+                 "are take-or-pay for the whole term, also after the horizon."]
+    else:
+        notes = [f"New commitment: {money(r.lease_commitment_usd())} over {count} lease(s), "
+                 f"{r.gpus_leased():,} GPUs. Payments are take-or-pay for the whole term, also after the horizon."]
     return Sheet("Leases", "Leases to sign", notes, [
         table("Leases", "Leases to sign", r.leases(), empty="No new leases."),
-        table("Leases_PaymentsByMonth", "Payment schedule: all new leases", r.lease_schedule_by_month(),
+        table("Leases_PaymentsByMonth", "Payment schedule: all new leases"
+              + (" (expected over the scenarios)" if r.is_multi_stage else ""), r.lease_schedule_by_month(),
               empty="No payments."),
         table("Leases_Payments", "Payment schedule by lease", r.lease_payments(), empty="No payments."),
     ])
@@ -198,8 +218,10 @@ def regret(uncertainty: Uncertainty) -> Sheet:
     notes = ["Regret = a plan's cost in a scenario minus the best cost attainable had that scenario been known "
              "(blank: the plan cannot be made feasible there)."]
     notes += [str(note) for note in getattr(uncertainty, "notes", None) or []]
+    in_words = getattr(uncertainty, "figures_table", None)
+    figures = in_words() if callable(in_words) else figures_table(uncertainty.figures)
     blocks: list[Block] = [
-        table("Regret_Figures", "Stochastic vs expected-value plan", figures_table(uncertainty.figures),
+        table("Regret_Figures", "Stochastic vs expected-value plan", figures,
               labels={"value_usd": "Value (USD)"}),
         table("Regret_Table", "Regret per plan and scenario", grid, empty="No regret table."),
         Slot(),
