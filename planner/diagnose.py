@@ -5,8 +5,9 @@ from __future__ import annotations
 from itertools import groupby
 
 import pyomo.environ as pyo
-from pyomo.contrib.appsi.solvers import Highs
+from pyomo.common.errors import InfeasibleConstraintException
 
+from planner.highs import ModelRefusedError, solve_model
 from planner.model import build_model
 from planner.model.data import TOKENS_PER_UNIT, USD_PER_UNIT
 from planner.schema import Problem, add_months
@@ -24,22 +25,30 @@ def _month_ranges(first_month: str, months: list[int]) -> str:
     return ", ".join(parts)
 
 
-def explain_infeasibility(problem: Problem, scenarios: list[str] | None = None) -> list[str]:
+STILL_INFEASIBLE = ("the model stays infeasible even when demand may go unserved and the budget may be "
+                    "exceeded: check offer min_blocks against max_provider_share")
+
+
+def explain_infeasibility(problem: Problem, scenarios: list[str] | None = None, *,
+                          threads: int | None = None) -> list[str]:
     """Sentences naming each violated rule, by constraint family, scenario, workload and months."""
     model = build_model(problem, scenarios, elastic=True)
-    solver = Highs()
-    solver.config.load_solution = False
-    solver.config.time_limit = min(problem.settings.time_limit_seconds, 120.0)
-    results = solver.solve(model)
-    if results.best_feasible_objective is None:
-        return ["the model stays infeasible even when demand may go unserved and the budget may be "
-                "exceeded: check offer min_blocks against max_provider_share"]
-    results.solution_loader.load_vars()
+    try:
+        outcome = solve_model(model, time_limit_seconds=min(problem.settings.time_limit_seconds, 120.0),
+                              mip_gap=problem.settings.mip_gap, threads=threads)
+    except InfeasibleConstraintException:
+        return [STILL_INFEASIBLE]
+    except ModelRefusedError as error:
+        return [f"the infeasibility could not be diagnosed: {error}"]
+    if outcome.values is None:
+        if outcome.status == "infeasible":
+            return [STILL_INFEASIBLE]
+        return [f"the infeasibility could not be diagnosed: {outcome.message}"]
     first = problem.settings.first_month
     reasons: list[str] = []
     short: dict[tuple[str, str], list[tuple[int, float]]] = {}
     for (s, t, w), var in model.unserved_ttok.items():
-        value = var.value or 0.0
+        value = var.value
         if not model.data.unserved_allowed[w] and value > SLACK_TOLERANCE:
             short.setdefault((s, w), []).append((t, value))
     for (s, w), cells in short.items():
@@ -49,7 +58,7 @@ def explain_infeasibility(problem: Problem, scenarios: list[str] | None = None) 
             f"{_month_ranges(first, [t for t, _ in cells])} ({tokens:.3g} tokens short) and its "
             f"unserved_allowed is no: capacity, power caps, lead times or on-demand caps are too tight"
         )
-    if hasattr(model, "budget_overrun_musd") and (model.budget_overrun_musd.value or 0) > SLACK_TOLERANCE:
+    if model.data.has_budget and model.budget_overrun_musd.value > SLACK_TOLERANCE:
         over = pyo.value(model.budget_overrun_musd) * USD_PER_UNIT
         reasons.append(f"budget: the offers' minimum blocks need ${over:,.0f} more than "
                        f"max_total_commitment_usd allows")

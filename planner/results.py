@@ -35,8 +35,20 @@ def _table(method: Callable[[PlanResult], pd.DataFrame]) -> Callable[[PlanResult
     return cached
 
 
-def _values(component: Any) -> dict[Any, float]:
-    return {index: (pyo.value(item, exception=False) or 0.0) for index, item in component.items()}
+def _evaluated(component: Any) -> dict[Any, float]:
+    """Index -> value of a solved Var, Expression or Param component, evaluated in Pyomo.
+
+    A variable without a value after a solve that found a plan is a defect (every variable is a column
+    HiGHS returns a value for): it raises rather than read as zero.
+    """
+    values = {}
+    for index, item in component.items():
+        value = pyo.value(item, exception=False)
+        if value is None:
+            raise ValueError(f"{item.name} has no value after a solve with a plan: a variable was not "
+                             "handed to the solver or its value was not read back")
+        values[index] = value
+    return values
 
 
 @dataclass
@@ -391,9 +403,20 @@ class PlanResult(PlanAnalytics):
 
 
 def extract(m: pyo.ConcreteModel, problem: Problem, *, status: str, message: str,
-            best_bound_musd: float | None, mip_gap: float) -> PlanResult:
-    """Read every value the result tables need from a solved model."""
+            best_bound_musd: float | None, mip_gap: float,
+            expression_values: Callable[[Any], dict[Any, float]] | None = None) -> PlanResult:
+    """Read every value the result tables need from a solved model.
+
+    ``expression_values`` reads Expression and Objective components (the solver reads them off the
+    compiled model); without it they are evaluated in Pyomo.
+    """
     d: ModelData = m.data
+
+    def _values(component: Any) -> dict[Any, float]:
+        if expression_values is not None and component.ctype in (pyo.Expression, pyo.Objective):
+            return expression_values(component)
+        return _evaluated(component)
+
     raw: dict[str, dict[Any, float]] = {
         "lease_blocks": _values(m.lease_blocks),
         "installed_kgpu": _values(m.installed_kgpu),
@@ -421,13 +444,13 @@ def extract(m: pyo.ConcreteModel, problem: Problem, *, status: str, message: str
     raw["lease_signing_payment_musd"] = _values(m.lease_signing_payment_musd)
     # ----
     # The tie-break (0.01 USD per GPU-month) steers the solver only; it is no cost of the plan.
-    tie_break = pyo.value(m.tie_break_musd)
-    objective = pyo.value(m.total_cost) - tie_break
+    tie_break = _values(m.tie_break_musd)[None]
+    objective = _values(m.total_cost)[None] - tie_break
     return PlanResult(
         problem=problem, data=d, status=status, message=message,
         objective_usd=objective * USD_PER_UNIT,
-        expected_cost_usd=pyo.value(m.expected_cost_musd) * USD_PER_UNIT,
-        cvar_usd=pyo.value(m.cvar_musd) * USD_PER_UNIT if hasattr(m, "cvar_musd") else None,
+        expected_cost_usd=_values(m.expected_cost_musd)[None] * USD_PER_UNIT,
+        cvar_usd=_values(m.cvar_musd)[None] * USD_PER_UNIT if d.has_cvar else None,
         best_bound_usd=None if best_bound_musd is None else (best_bound_musd - tie_break) * USD_PER_UNIT,
         mip_gap=mip_gap, raw=raw,
     )

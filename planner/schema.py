@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
 
 from planner.errors import InputError, InputIssue, describe
 
@@ -410,6 +410,10 @@ class Problem(BaseModel):
     policies: list[Policy] = []
     policy_effects: list[PolicyEffect] = []
 
+    _demand_index: tuple[list[DemandRow], str, dict[tuple[str, str], dict[int, float]]] | None = PrivateAttr(
+        default=None)
+    """(the Demand rows and first month it was built from, (scenario, workload) -> month -> tokens)."""
+
     @model_validator(mode="after")
     def _cross_table_rules(self) -> Problem:
         issues = cross_table_issues(self)
@@ -453,17 +457,25 @@ class Problem(BaseModel):
 
     def demand_tokens(self, scenario: str, workload: str) -> list[float]:
         """Tokens demanded per month of the horizon for one (scenario, workload)."""
-        explicit = {
-            self.month_index(row.month): row.tokens_per_month
-            for row in self.demand
-            if row.scenario == scenario and row.workload == workload
-        }
+        explicit = self._explicit_demand().get((scenario, workload))
         months = self.settings.months
         if explicit:
             return [explicit.get(t, 0.0) for t in range(months)]
         base = _by_name(self.workloads)[workload].base_tokens_per_month or 0.0
         growth = _by_name(self.scenarios)[scenario].growth_multiple_per_year or 1.0
         return [base * growth ** (t / 12.0) for t in range(months)]
+
+    def _explicit_demand(self) -> dict[tuple[str, str], dict[int, float]]:
+        """The Demand rows by (scenario, workload) and month index, indexed once (a copy of the problem
+        with other rows or another first month indexes its own)."""
+        cached = self._demand_index
+        if cached is not None and cached[0] is self.demand and cached[1] == self.settings.first_month:
+            return cached[2]
+        index: dict[tuple[str, str], dict[int, float]] = {}
+        for row in self.demand:
+            index.setdefault((row.scenario, row.workload), {})[self.month_index(row.month)] = row.tokens_per_month
+        self._demand_index = (self.demand, self.settings.first_month, index)
+        return index
 
     def power_cap_mw(self, site: str) -> list[float]:
         """Facility power cap per month of the horizon, with SitePower steps applied."""

@@ -1,39 +1,35 @@
-"""Solving: HiGHS through Pyomo's persistent interface, status mapping, marginal values.
+"""Solving: the ``Planner`` (one built model bound to one HiGHS instance), results and marginal values.
 
-``Planner`` keeps one built model and one persistent HiGHS instance, so sweeps and the uncertainty
-analysis change mutable parameters or fix the lease decisions and re-solve in place, warm-started,
-without rebuilding. ``solve(problem)`` is the one-shot convenience.
+``Planner`` builds the model once and hands it to HiGHS as arrays on the first solve
+(:mod:`planner.highs`). Afterwards it changes the HiGHS model in place: ``update`` pushes the numbers
+that moved, ``fix_leases`` sets column bounds, and every re-solve starts from the last plan. Sweeps and
+the uncertainty analysis use that; ``solve(problem)`` is the one-shot convenience.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
 import pyomo.environ as pyo
-from pyomo.contrib.appsi.base import TerminationCondition
-from pyomo.contrib.appsi.solvers import Highs
+from pyomo.common.collections import ComponentMap
+from pyomo.common.errors import InfeasibleConstraintException
 
+from planner.compile import CompiledModel, compile_model, load_values
+from planner.highs import HighsModel, MipProgress, MipProgressHook, ModelRefusedError, RunOutcome, _ProgressRelay
 from planner.model import build_model, update_parameters
+from planner.model.data import USD_PER_UNIT
 from planner.results import PlanResult, extract
 from planner.schema import Problem
 
-Progress = Callable[[str], None]
+__all__ = ["MipProgress", "PlanResult", "Planner", "solve"]
 
-STATUS_BY_TERMINATION: dict[TerminationCondition, str] = {
-    TerminationCondition.optimal: "optimal",
-    TerminationCondition.maxTimeLimit: "time_limit",
-    TerminationCondition.infeasible: "infeasible",
-    TerminationCondition.infeasibleOrUnbounded: "infeasible",
-}
+Progress = Callable[[str], None]
 DEFAULT_RANDOM_SEED = 0
-LOG_TAIL_LINES = 40
 MIN_SOLVER_SECONDS = 1.0
 """HiGHS gets at least this long (or the whole limit if shorter), even when the build used it up."""
 
@@ -54,203 +50,242 @@ def _pyomo_quiet() -> Iterator[None]:
 
 
 class Planner:
-    """A built model bound to a persistent HiGHS solver.
+    """A built model bound to a persistent HiGHS instance.
 
-    ``scenarios`` restricts the model to some scenarios (probabilities renormalised).
+    ``scenarios`` restricts the model to some scenarios (probabilities renormalised). ``progress``
+    receives the stage under way ("building model", "solving", ...); ``mip_progress`` receives a
+    :class:`~planner.highs.MipProgress` while HiGHS searches (at most every half second, and at each
+    better plan).
     """
 
     def __init__(self, problem: Problem, scenarios: list[str] | None = None, *,
-                 threads: int | None = None, progress: Progress | None = None) -> None:
+                 threads: int | None = None, progress: Progress | None = None,
+                 mip_progress: MipProgressHook | None = None) -> None:
         self.problem = problem
         self.progress = progress or _quiet
+        self.mip_progress = mip_progress
+        self.threads = threads
         self.progress("building model")
         started = time.perf_counter()
         self.model = build_model(problem, scenarios)
         self.build_seconds = time.perf_counter() - started
-        self.solver = Highs()
-        self.solver.config.stream_solver = False
-        self.solver.config.load_solution = False
-        self.solver.highs_options = {"random_seed": DEFAULT_RANDOM_SEED, "log_to_console": False}
-        if threads:
-            self.solver.highs_options["threads"] = int(threads)
-        updates = self.solver.update_config
-        # Fixing the leases must only change column bounds: treating fixed variables as parameters
-        # would make appsi remove and re-add every row they appear in (quadratic on large models).
-        updates.treat_fixed_vars_as_params = False
-        # The structure never changes after the build; parameter changes are pushed by update().
-        updates.check_for_new_or_removed_constraints = False
-        updates.check_for_new_or_removed_vars = False
-        updates.check_for_new_or_removed_params = False
-        updates.update_constraints = False
-        updates.update_named_expressions = False
-        updates.update_params = False
-        self._solved_once = False
+        self._highs: HighsModel | None = None
+        self._fixed: ComponentMap = ComponentMap()
+        """Pyomo variable -> the value ``fix_leases`` holds it at (as column bounds in HiGHS)."""
+        self._last_values: np.ndarray | None = None
+        self._tie_break: tuple[int, np.ndarray] | None = None
 
-    @property
-    def integer_variables(self) -> list[pyo.Var]:
-        """The first-stage lease decisions and every binary of the model."""
-        m = self.model
-        return [m.lease_blocks, m.offer_used, m.policy_on]
-
+    # ---- changing the model in place ------------------------------------------------------------------
     def update(self, problem: Problem) -> bool:
-        """Load new numbers into the mutable parameters; False when a rebuild is needed instead."""
-        if update_parameters(self.model, problem):
-            self.problem = problem
-            if self._solved_once:
-                self.solver.update_params()
-            return True
-        return False
+        """Load new numbers into the mutable parameters and push what changed to HiGHS; False (and
+        nothing changed) when the new problem differs in structure, so a new Planner is needed."""
+        if not update_parameters(self.model, problem):
+            return False
+        self.problem = problem
+        if self._highs is not None:
+            try:
+                with _pyomo_quiet():
+                    compiled = compile_model(self.model)
+            except InfeasibleConstraintException:
+                self._highs = None  # the next solve compiles again and reports the infeasibility
+                return True
+            if not self._highs.push(compiled):
+                self._highs.load(compiled)
+            self._apply_fixings()
+        return True
 
     def fix_leases(self, blocks: dict[tuple[str, int], float]) -> None:
         """Fix the first-stage lease decisions (offer, start month index) -> blocks; others to 0."""
         m = self.model
-        for key in m.lease_blocks:
-            m.lease_blocks[key].fix(round(blocks.get(key, 0.0)))
-        for o in m.offer_used:
-            total = sum(round(blocks.get((o, k), 0.0)) for oo, k in m.lease_blocks if oo == o)
-            m.offer_used[o].fix(1 if total > 0 else 0)
+        self.unfix_leases()
+        for key, var in m.lease_blocks.items():
+            self._fixed[var] = float(round(blocks.get(key, 0.0)))
+        for o, var in m.offer_used.items():
+            total = sum(round(blocks.get((oo, k), 0.0)) for oo, k in m.lease_blocks if oo == o)
+            self._fixed[var] = 1.0 if total > 0 else 0.0
+        self._apply_fixings()
 
     def unfix_leases(self) -> None:
-        self.model.lease_blocks.unfix()
-        self.model.offer_used.unfix()
+        """Free the lease decisions again (their model bounds)."""
+        if self._highs is not None and self._highs.compiled is not None and self._fixed:
+            compiled = self._highs.compiled
+            columns = np.array([compiled.column_of(var) for var in self._fixed], dtype=np.int64)
+            self._highs.set_column_bounds(columns, compiled.col_lower[columns], compiled.col_upper[columns])
+        self._fixed.clear()
 
+    def _apply_fixings(self) -> None:
+        if self._highs is None or self._highs.compiled is None or not self._fixed:
+            return
+        compiled = self._highs.compiled
+        columns = np.array([compiled.column_of(var) for var in self._fixed], dtype=np.int64)
+        values = np.array(list(self._fixed.values()))
+        self._highs.set_column_bounds(columns, values, values)
+
+    def _load(self) -> None:
+        """Compile the model and hand it to HiGHS in one call (raises what the compiler or HiGHS refuse)."""
+        with _pyomo_quiet():
+            compiled = compile_model(self.model)
+        highs = HighsModel(threads=self.threads, random_seed=DEFAULT_RANDOM_SEED)
+        highs.load(compiled)
+        self._highs = highs
+        self._apply_fixings()
+
+    def write_model(self, path: str) -> None:
+        """Write the model exactly as HiGHS holds it (MPS or LP, by extension), fixings included."""
+        if self._highs is None:
+            self._load()
+        assert self._highs is not None
+        self._highs.write(path)
+
+    # ---- solving ----------------------------------------------------------------------------------------
     def solve(self, *, time_limit_seconds: float | None = None, mip_gap: float | None = None,
-              marginal_values: bool = True, diagnose: bool = True) -> PlanResult:
+              marginal_values: bool = True, diagnose: bool = True, relax: bool = False,
+              mip_progress: MipProgressHook | None = None) -> PlanResult:
         """Solve, extract results, and (when a plan exists) compute marginal values.
 
-        ``time_limit_seconds`` (default: Settings) covers building the model, loading it into HiGHS
-        and the MIP search; on a re-solve it covers the search alone. ``solve_seconds`` in the
-        result's timings includes loading the model into HiGHS.
+        ``time_limit_seconds`` (default: Settings) covers building the model, handing it to HiGHS and
+        the search; on a re-solve it covers the search alone. ``relax=True`` solves the LP relaxation
+        (integrality dropped: a lower bound, fractional leases). ``mip_progress`` overrides the
+        Planner's hook for this solve. Timings: ``load_seconds`` (the hand-off), ``solver_seconds``
+        (HiGHS), ``solve_seconds`` (both), ``extract_seconds``, ``duals_seconds``.
         """
         settings = self.problem.settings
-        config = self.solver.config
         limit = float(time_limit_seconds or settings.time_limit_seconds)
+        gap = float(settings.mip_gap if mip_gap is None else mip_gap)
         started = time.perf_counter()
-        spent = 0.0
-        if not self._solved_once:
-            # The time limit bounds the whole run: building the model and handing it to HiGHS count too.
+        first = self._highs is None
+        timings = {"build_seconds": self.build_seconds, "load_seconds": 0.0}
+        if first:
             self.progress("loading the model into HiGHS")
-            with _pyomo_quiet(), contextlib.redirect_stdout(io.StringIO()):
-                self.solver.set_instance(self.model)
-            spent = self.build_seconds + time.perf_counter() - started
-        config.time_limit = max(limit - spent, min(limit, MIN_SOLVER_SECONDS))
-        config.mip_gap = float(settings.mip_gap if mip_gap is None else mip_gap)
-        config.warmstart = self._solved_once
+            try:
+                self._load()
+            except InfeasibleConstraintException as error:
+                return self._without_plan("infeasible", f"infeasible: {error}", diagnose, timings, started)
+            except ModelRefusedError as error:
+                return self._without_plan("error", str(error), diagnose, timings, started)
+            timings["load_seconds"] = time.perf_counter() - started
+        highs = self._highs
+        assert highs is not None and highs.compiled is not None
+        spent = self.build_seconds + timings["load_seconds"] if first else 0.0
+        time_left = max(limit - spent, min(limit, MIN_SOLVER_SECONDS))
+        hook = mip_progress or self.mip_progress
+        relay = None
+        if hook is not None and not relax and highs.compiled.num_integer:
+            relay = _ProgressRelay(hook, tie_break=self._tie_break_vector(highs.compiled), usd_per_unit=USD_PER_UNIT,
+                                   elapsed_before=spent + (0.0 if first else time.perf_counter() - started),
+                                   time_limit_seconds=limit, mip_gap_target=gap)
         self.progress("solving")
-        status, message, results, log_tail = self._run()
-        solve_seconds = time.perf_counter() - started
-        self._solved_once = True
-        has_plan = results is not None and results.best_feasible_objective is not None
+        outcome = highs.run(time_limit_seconds=time_left, mip_gap=gap, relax=relax,
+                            start=None if relax else self._start(), progress=relay)
+        timings["solver_seconds"] = outcome.seconds
+        timings["solve_seconds"] = time.perf_counter() - started
+        message = f"LP relaxation: {outcome.message}" if relax else outcome.message
+        if outcome.values is None:
+            result = self._without_plan(outcome.status, message, diagnose, timings, started)
+            result.solver_log_tail = outcome.log_tail
+            return result
+        if not relax:
+            self._last_values = outcome.values
         extract_started = time.perf_counter()
-        result: PlanResult
-        if has_plan:
-            results.solution_loader.load_vars()
-            self.progress("extracting results")
-            bound = results.best_objective_bound
-            result = extract(self.model, self.problem, status=status, message=message,
-                             best_bound_musd=bound, mip_gap=self._mip_gap(results))
-            if marginal_values:
-                self.progress("computing marginal values")
-                result.duals = self._marginal_values()
-        else:
-            result = PlanResult.without_plan(self.problem, self.model.data, status, message)
-            if status == "infeasible" and diagnose:
-                self.progress("diagnosing infeasibility")
-                from planner.diagnose import explain_infeasibility
-
-                result.diagnosis = explain_infeasibility(self.problem, self.model.data.scenarios)
-                result.message = "infeasible: " + "; ".join(result.diagnosis[:5])
-        result.timings = {
-            "build_seconds": self.build_seconds,
-            "solve_seconds": solve_seconds,
-            "extract_seconds": time.perf_counter() - extract_started,
-        }
-        result.solver_log_tail = log_tail
-        result.num_variables = self.model.nvariables()
-        result.num_constraints = self.model.nconstraints()
-        result.num_integer_variables = sum(len(v) for v in self.integer_variables)
-        result.model = self.model
+        self.progress("extracting results")
+        compiled, values = highs.compiled, outcome.values
+        load_values(compiled.columns, values)
+        result = extract(self.model, self.problem, status=outcome.status, message=message,
+                         best_bound_musd=outcome.bound, mip_gap=outcome.gap,
+                         expression_values=lambda component: compiled.values(component, values))
+        timings["extract_seconds"] = time.perf_counter() - extract_started
+        if marginal_values:
+            duals_started = time.perf_counter()
+            self.progress("computing marginal values")
+            result.duals = self._marginal_values(outcome, time_left, relax)
+            timings["duals_seconds"] = time.perf_counter() - duals_started
+        result.timings = timings
+        result.solver_log_tail = outcome.log_tail
+        self._describe(result)
         return result
 
-    def _run(self) -> tuple[str, str, Any, list[str]]:
-        handle, logfile = tempfile.mkstemp(prefix="planner-highs-", suffix=".log")
-        os.close(handle)
-        self.solver.config.logfile = logfile
-        try:
-            with _pyomo_quiet(), contextlib.redirect_stdout(io.StringIO()):
-                results = self.solver.solve(self.model)
-        except Exception as error:  # the solver's own failure: report it, never a traceback
-            return "error", f"solver error: {error}", None, _tail(logfile)
-        finally:
-            self.solver.config.logfile = ""
-        tail = _tail(logfile)
-        with contextlib.suppress(OSError):
-            os.remove(logfile)
-        termination = results.termination_condition
-        status = STATUS_BY_TERMINATION.get(termination, "error")
-        if status == "error" and results.best_feasible_objective is not None:
-            status = "time_limit"  # stopped early (iteration/interrupt) with an incumbent
-        return status, str(termination.name), results, tail
+    def _start(self) -> np.ndarray | None:
+        """The last plan as a MIP start, with the current fixings applied."""
+        if self._last_values is None or self._highs is None or self._highs.compiled is None:
+            return None
+        start = self._last_values.copy()
+        compiled = self._highs.compiled
+        for var, value in self._fixed.items():
+            start[compiled.column_of(var)] = value
+        return start
 
-    def _mip_gap(self, results: Any) -> float:
-        primal, bound = results.best_feasible_objective, results.best_objective_bound
-        if primal is None or bound is None:
-            return float("nan")
-        if abs(primal - bound) <= 1e-9 * max(1.0, abs(primal)):
-            return 0.0
-        return abs(primal - bound) / max(abs(primal), 1e-9)
+    def _tie_break_vector(self, compiled: CompiledModel) -> np.ndarray:
+        if self._tie_break is None or self._tie_break[0] != id(compiled):
+            self._tie_break = (id(compiled), compiled.linear_values(self.model.tie_break_musd))
+        return self._tie_break[1]
 
-    def _marginal_values(self) -> dict[str, dict[tuple[Any, ...], float]]:
-        """Duals of the LP with every integer choice fixed at the plan (MUSD per row unit)."""
-        m = self.model
-        fixed: list[pyo.Var] = []
-        for component in self.integer_variables:
-            for var in component.values():
-                if not var.fixed and var.value is not None:
-                    var.fix(round(var.value))
-                    fixed.append(var)
-        config = self.solver.config
-        # appsi ignores config.relax_integrality; HiGHS's own option solves the LP relaxation.
-        self.solver.highs_options["solve_relaxation"] = True
-        saved_warmstart = config.warmstart
-        config.warmstart = False
-        try:
-            status, _, _, _ = self._run()
-            if status != "optimal":
+    def _without_plan(self, status: str, message: str, diagnose: bool, timings: dict[str, float],
+                      started: float) -> PlanResult:
+        result = PlanResult.without_plan(self.problem, self.model.data, status, message)
+        if status == "infeasible" and diagnose:
+            self.progress("diagnosing infeasibility")
+            from planner.diagnose import explain_infeasibility
+
+            result.diagnosis = explain_infeasibility(self.problem, self.model.data.scenarios, threads=self.threads)
+            result.message = "infeasible: " + "; ".join(result.diagnosis[:5])
+        timings.setdefault("solve_seconds", time.perf_counter() - started)
+        result.timings = timings
+        self._describe(result)
+        return result
+
+    def _describe(self, result: PlanResult) -> None:
+        """Model size as HiGHS sees it (as Pyomo counts it when the hand-off did not happen)."""
+        compiled = self._highs.compiled if self._highs is not None else None
+        if compiled is not None:
+            result.num_variables, result.num_constraints = compiled.num_columns, compiled.num_rows
+            result.num_integer_variables = compiled.num_integer
+        else:
+            result.num_variables, result.num_constraints = self.model.nvariables(), self.model.nconstraints()
+            result.num_integer_variables = sum(
+                1 for var in self.model.component_data_objects(pyo.Var) if var.is_integer())
+        result.model = self.model
+
+    def _marginal_values(self, outcome: RunOutcome, time_limit_seconds: float,
+                         relaxed: bool) -> dict[str, dict[tuple[Any, ...], float]]:
+        """Duals of the LP with every integer column fixed at the plan (MUSD per row unit); of the LP
+        itself when the solve was the relaxation. Empty when that LP is not solved to optimality."""
+        highs = self._highs
+        assert highs is not None and highs.compiled is not None and outcome.values is not None
+        compiled = highs.compiled
+        if not relaxed:
+            integer = np.flatnonzero(compiled.integer)
+            fixed = np.round(outcome.values[integer])
+            highs.set_column_bounds(integer, fixed, fixed)
+            try:
+                lp = highs.run(time_limit_seconds=time_limit_seconds, mip_gap=0.0, relax=True)
+            finally:
+                highs.set_column_bounds(integer, compiled.col_lower[integer], compiled.col_upper[integer])
+                self._apply_fixings()
+            if lp.status != "optimal":
                 return {}
-            duals = self.solver.get_duals()
-        except Exception:  # duals are informative only; a failure must not lose the plan
-            return {}
-        finally:
-            for var in fixed:
-                var.unfix()
-            self.solver.highs_options["solve_relaxation"] = False
-            config.warmstart = saved_warmstart
-        values = {
-            "capacity": {index: duals.get(con, 0.0) for index, con in m.capacity.items()},
-            "power": {index: duals.get(con, 0.0) for index, con in m.power.items()},
-        }
-        if hasattr(m, "cvar_excess_def"):
+        duals = highs.row_duals()
+        m = self.model
+
+        def by_index(component: Any) -> dict[Any, float]:
+            values = {}
+            for index, con in component.items():
+                row = compiled.row_of(con)
+                values[index] = 0.0 if row is None else float(duals[row])
+            return values
+
+        values = {"capacity": by_index(m.capacity), "power": by_index(m.power)}
+        if m.data.has_cvar:
             # A tail scenario's cost also carries CVaR weight: the dual of its excess row.
-            values["cvar_excess"] = {s: abs(duals.get(con, 0.0)) for s, con in m.cvar_excess_def.items()}
+            values["cvar_excess"] = {s: abs(v) for s, v in by_index(m.cvar_excess_def).items()}
         return values
-
-
-def _tail(path: str) -> list[str]:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            lines = handle.read().splitlines()
-    except OSError:
-        return []
-    return lines[-LOG_TAIL_LINES:]
 
 
 def solve(problem: Problem, *, time_limit_seconds: float | None = None, mip_gap: float | None = None,
           threads: int | None = None, scenarios: list[str] | None = None,
           fixed_leases: dict[tuple[str, int], float] | None = None, marginal_values: bool = True,
-          progress: Progress | None = None) -> PlanResult:
+          progress: Progress | None = None, mip_progress: MipProgressHook | None = None) -> PlanResult:
     """Build and solve ``problem``; return a :class:`PlanResult` (check ``status`` and ``has_plan``)."""
-    planner = Planner(problem, scenarios, threads=threads, progress=progress)
+    planner = Planner(problem, scenarios, threads=threads, progress=progress, mip_progress=mip_progress)
     if fixed_leases is not None:
         planner.fix_leases(fixed_leases)
     return planner.solve(time_limit_seconds=time_limit_seconds, mip_gap=mip_gap,

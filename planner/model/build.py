@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import pyomo.environ as pyo
 
@@ -27,15 +29,23 @@ from planner.model.policies import define_policy_choice, define_throttling
 from planner.model.power import define_power
 from planner.schema import Problem
 
-Family = Callable[[pyo.ConcreteModel, ModelData], None]
+Family = Callable[..., None]
+"""``define_<family>(m, d, *, <component>...)``: the keyword-only parameters name the components of
+other families it uses; ``build_model`` passes them from the model, so a dependency is stated, not
+implied by the order of ``FAMILIES``."""
 
 
 def define_sets(m: pyo.ConcreteModel, d: ModelData) -> None:
-    """Sets shared by several families: months, scenarios, (scenario, month) pairs."""
+    """Sets shared by several families: months, scenarios, workloads, providers, (scenario, month) and
+    (scenario, month, workload)."""
     m.MONTHS = pyo.Set(initialize=d.months, ordered=True)
     m.SCENARIOS = pyo.Set(initialize=d.scenarios, ordered=True)
+    m.WORKLOADS = pyo.Set(initialize=d.workloads, ordered=True)
+    m.PROVIDERS = pyo.Set(initialize=d.providers, ordered=True)
     m.SCENARIO_MONTHS = pyo.Set(initialize=[(s, t) for s in d.scenarios for t in d.months],
                                 dimen=2, ordered=True)
+    m.DEMAND_INDEX = pyo.Set(initialize=[(s, t, w) for s in d.scenarios for t in d.months for w in d.workloads],
+                             dimen=3, ordered=True)
 
 
 FAMILIES: list[Family] = [
@@ -61,7 +71,8 @@ FAMILIES: list[Family] = [
     define_provider_share,
     define_objective,
 ]
-"""The model, in order. Each family is a function ``(model, data) -> None`` documented with its math."""
+"""The model, in order. Each family is a function ``(model, data, *, needs) -> None`` documented with its
+math; its keyword-only parameters are the components of earlier families it uses."""
 
 
 def build_model(problem: Problem, scenarios: list[str] | None = None, *, elastic: bool = False,
@@ -75,16 +86,30 @@ def build_model(problem: Problem, scenarios: list[str] | None = None, *, elastic
     d.elastic = elastic
     m = pyo.ConcreteModel(name="procurement")
     m.data = d
+    m.cost_terms = []  # every family's cost Expressions, registered by costs.add_cost_term
     # Pyomo's debug logging makes builds much slower; keep it quiet whatever the caller configured.
     pyomo_logger = logging.getLogger("pyomo")
     previous = pyomo_logger.level
     pyomo_logger.setLevel(logging.WARNING)
     try:
         for define in FAMILIES:
-            define(m, d)
+            define(m, d, **family_inputs(m, define))
     finally:
         pyomo_logger.setLevel(previous)
     return m
+
+
+def family_inputs(m: pyo.ConcreteModel, define: Family) -> dict[str, Any]:
+    """The components ``define`` declares as keyword-only parameters, taken from ``m`` by name."""
+    inputs = {}
+    for name, parameter in inspect.signature(define).parameters.items():
+        if parameter.kind is not inspect.Parameter.KEYWORD_ONLY:
+            continue
+        component = m.component(name)
+        if component is None:
+            raise LookupError(f"{define.__name__} needs '{name}', which no family before it in FAMILIES defines")
+        inputs[name] = component
+    return inputs
 
 
 SWEEPABLE_PARAMS: dict[str, str] = {

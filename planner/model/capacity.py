@@ -21,7 +21,7 @@ def serving_index(d: ModelData) -> list[tuple[str, int, str, str, str]]:
     ]
 
 
-def define_capacity(m: pyo.ConcreteModel, d: ModelData) -> None:
+def define_capacity(m: pyo.ConcreteModel, d: ModelData, *, installed_kgpu: pyo.Expression) -> None:
     r"""GPUs put to work on a workload cannot exceed the usable installed GPUs of the pool.
 
     .. math:: \sum_{w} \mathit{gpus\_serving}_{s,t,w,g,l} \le
@@ -42,7 +42,7 @@ def define_capacity(m: pyo.ConcreteModel, d: ModelData) -> None:
         if not workloads:
             return pyo.Constraint.Skip
         used = sum(m.gpus_serving[s, t, w, g, site] for w in workloads)
-        return used <= d.availability[g] * m.installed_kgpu[g, site, t]
+        return used <= d.availability[g] * installed_kgpu[g, site, t]
 
     m.capacity = pyo.Constraint(m.CAPACITY, rule=capacity)
 

@@ -30,8 +30,6 @@ class CostTerm:
 
 def add_cost_term(m: pyo.ConcreteModel, category: str, component: str, *, first_stage: bool = False) -> None:
     """Register a cost Expression (MUSD per month, undiscounted) under a report category."""
-    if not hasattr(m, "cost_terms"):
-        m.cost_terms = []
     m.cost_terms.append(CostTerm(category, component, first_stage))
 
 
@@ -40,7 +38,8 @@ def counted_payment_months(m: pyo.ConcreteModel, d: ModelData) -> list[int]:
     return list(m.PAYMENT_MONTHS) if d.count_payments_beyond_horizon else list(d.months)
 
 
-def define_objective(m: pyo.ConcreteModel, d: ModelData) -> None:
+def define_objective(m: pyo.ConcreteModel, d: ModelData, *, od_kgpu: pyo.Expression, lease_blocks: pyo.Var,
+                     elastic_penalty_musd: pyo.Expression) -> None:
     r"""Scenario cost (NPV) and the objective: expected cost, optionally blended with CVaR.
 
     .. math:: \mathit{scenario\_cost\_musd}_s = \sum_{t} \delta_t \Big(\sum_{c \in \mathcal{C}_1}
@@ -70,7 +69,7 @@ def define_objective(m: pyo.ConcreteModel, d: ModelData) -> None:
     m.scenario_cost_musd = pyo.Expression(m.SCENARIOS, rule=scenario_cost)
     expected = sum(d.probability[s] * m.scenario_cost_musd[s] for s in d.scenarios)
     m.expected_cost_musd = pyo.Expression(expr=expected)
-    if d.cvar_weight > 0:
+    if d.has_cvar:
         m.cvar_eta = pyo.Var(within=pyo.Reals)
         m.cvar_excess = pyo.Var(m.SCENARIOS, within=pyo.NonNegativeReals)
         m.cvar_excess_def = pyo.Constraint(
@@ -87,36 +86,37 @@ def define_objective(m: pyo.ConcreteModel, d: ModelData) -> None:
     else:
         objective = m.expected_cost_musd
     if d.elastic:
-        objective += m.elastic_penalty_musd
-    m.tie_break_musd = pyo.Expression(expr=_tie_break(m, d))
+        objective += elastic_penalty_musd
+    m.tie_break_musd = pyo.Expression(expr=_tie_break(d, od_kgpu, lease_blocks))
     m.total_cost = pyo.Objective(expr=objective + m.tie_break_musd, sense=pyo.minimize)
 
 
-def _tie_break(m: pyo.ConcreteModel, d: ModelData) -> pyo.Expression:
+def _tie_break(d: ModelData, od_kgpu: pyo.Expression, lease_blocks: pyo.Var) -> pyo.Expression:
     r"""A tiny cost per GPU-month leased or rented, :math:`\epsilon_{GPU}`.
 
     Spend that a credit pays is free, so without it renting (or leasing) GPUs nobody uses just to burn
     a credit would tie with the honest plan; the tie-break picks the plan with fewer GPU-months. It is
     left out of every reported cost.
     """
-    rented = sum(d.probability[s] * d.discount(t) * m.od_kgpu[s, t, c] for s, t, c in m.OD_RENT)
-    leased = sum(d.offer_block_kgpu[o] * len(d.lease_payment_months[o, k]) * m.lease_blocks[o, k]
+    rented = sum(d.probability[s] * d.discount(t) * od_kgpu[s, t, c] for s, t, c in od_kgpu)
+    leased = sum(d.offer_block_kgpu[o] * len(d.lease_payment_months[o, k]) * lease_blocks[o, k]
                  for o, k in d.lease_starts)
     return TIE_BREAK_MUSD_PER_KGPU_MONTH * (rented + leased)
 
 
-def define_budget(m: pyo.ConcreteModel, d: ModelData) -> None:
+def define_budget(m: pyo.ConcreteModel, d: ModelData, *, lease_payment_musd: pyo.Expression,
+                  lease_upfront_musd: pyo.Expression) -> None:
     r"""Optional cap on the total of new lease commitments (every payment, undiscounted).
 
     .. math:: \sum_{t} (\mathit{lease\_payment\_musd}_t + \mathit{lease\_upfront\_musd}_t)
               \le \overline{B} \ (+\ \mathit{budget\_overrun\_musd}\ \text{when diagnosing})
     """
     m.elastic_penalty_musd = pyo.Expression(expr=0.0)
-    if d.max_total_commitment_musd is None:
+    if not d.has_budget:
         return
     m.max_total_commitment_musd = pyo.Param(initialize=d.max_total_commitment_musd, mutable=True,
                                             within=pyo.Reals)
-    total = sum(m.lease_payment_musd[t] + m.lease_upfront_musd[t] for t in m.PAYMENT_MONTHS)
+    total = sum(lease_payment_musd[t] + lease_upfront_musd[t] for t in lease_payment_musd)
     if d.elastic:
         m.budget_overrun_musd = pyo.Var(within=pyo.NonNegativeReals)
         m.elastic_penalty_musd.expr = 1e3 * m.budget_overrun_musd
@@ -125,7 +125,8 @@ def define_budget(m: pyo.ConcreteModel, d: ModelData) -> None:
         m.budget = pyo.Constraint(expr=total <= m.max_total_commitment_musd)
 
 
-def define_provider_share(m: pyo.ConcreteModel, d: ModelData) -> None:
+def define_provider_share(m: pyo.ConcreteModel, d: ModelData, *, lease_provider_spend_musd: pyo.Expression,
+                          on_demand_spend_musd: pyo.Expression) -> None:
     r"""Optional cap on any one provider's share of the money paid to providers in the horizon.
 
     .. math:: \sum_t \mathit{spend}_{s,t,p} \le \sigma \sum_{p'} \sum_t \mathit{spend}_{s,t,p'}
@@ -137,11 +138,11 @@ def define_provider_share(m: pyo.ConcreteModel, d: ModelData) -> None:
     which a credit does not change; counted after credits, using a credit could break the cap, and
     the plan would have to leave free money unused to keep it.
     """
-    if d.max_provider_share is None or len(d.providers) < 2:
+    if not d.has_provider_share:
         return
 
     def spend(m: pyo.ConcreteModel, s: str, p: str) -> pyo.Expression:
-        return sum(m.lease_provider_spend_musd[t, p] + m.on_demand_spend_musd[s, t, p] for t in d.months)
+        return sum(lease_provider_spend_musd[t, p] + on_demand_spend_musd[s, t, p] for t in d.months)
 
     m.provider_spend_musd = pyo.Expression(m.SCENARIOS, m.PROVIDERS, rule=spend)
     m.provider_share = pyo.Constraint(

@@ -11,7 +11,8 @@ SCOPES = {"on_demand": ("on_demand",), "leases": ("leases",), "all": ("on_demand
 """For each eligibility row, the credit kinds that draw on it (Hall's condition for two spend kinds)."""
 
 
-def define_credits(m: pyo.ConcreteModel, d: ModelData) -> None:
+def define_credits(m: pyo.ConcreteModel, d: ModelData, *, on_demand_spend_musd: pyo.Expression,
+                   lease_provider_spend_musd: pyo.Expression) -> None:
     r"""Credits pay eligible spend of their provider in their window and are lost after expiry.
 
     .. math:: \sum_{t \in W_r} \mathit{credit\_used}_{s,r,t} \le A_r \qquad \text{(credit\_total)}
@@ -51,9 +52,9 @@ def define_credits(m: pyo.ConcreteModel, d: ModelData) -> None:
     def eligible(m: pyo.ConcreteModel, s: str, t: int, p: str, q: str) -> pyo.Constraint:
         spend = 0
         if q in ("on_demand", "all"):
-            spend += m.on_demand_spend_musd[s, t, p]
+            spend += on_demand_spend_musd[s, t, p]
         if q in ("leases", "all"):
-            spend += m.lease_provider_spend_musd[t, p]
+            spend += lease_provider_spend_musd[t, p]
         return sum(m.credit_used[s, r, t] for r in drawing(s, t, p, q)) <= spend
 
     m.credit_eligible = pyo.Constraint(m.CREDIT_ELIGIBLE, rule=eligible)

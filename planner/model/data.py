@@ -119,6 +119,22 @@ class ModelData:
             months[g, site].append(t)
         return months
 
+    # The optional parts of the model: families build them, and readers check them, through these flags.
+    @property
+    def has_budget(self) -> bool:
+        """The ``budget`` row (with ``budget_overrun_musd`` when diagnosing) is built."""
+        return self.max_total_commitment_musd is not None
+
+    @property
+    def has_provider_share(self) -> bool:
+        """The ``provider_share`` rows are built (a share cap, and more than one provider to share)."""
+        return self.max_provider_share is not None and len(self.providers) > 1
+
+    @property
+    def has_cvar(self) -> bool:
+        """The CVaR variables, ``cvar_excess_def`` rows and ``cvar_musd`` are built."""
+        return self.cvar_weight > 0
+
     def structure_key(self) -> tuple[object, ...]:
         """Everything that shapes the model's index sets; equal keys mean parameters alone changed."""
         return (

@@ -19,11 +19,6 @@ def define_demand_variables(m: pyo.ConcreteModel, d: ModelData) -> None:
     ``served[s,t,w,p]`` is split by policy so the policy's peak multiplier stays linear;
     ``unserved[s,t,w]`` exists only for workloads that allow it (all of them when diagnosing).
     """
-    m.WORKLOADS = pyo.Set(initialize=d.workloads, ordered=True)
-    m.DEMAND_INDEX = pyo.Set(
-        initialize=[(s, t, w) for s in d.scenarios for t in d.months for w in d.workloads],
-        dimen=3, ordered=True,
-    )
     m.demand_ttok = pyo.Param(m.DEMAND_INDEX, initialize=d.demand_ttok, mutable=True, within=pyo.Reals)
     m.served_ttok = pyo.Var(m.DEMAND_INDEX, d.policies, within=pyo.NonNegativeReals)
     unserved = [(s, t, w) for s, t, w in m.DEMAND_INDEX if d.unserved_allowed[w] or d.elastic]
@@ -31,7 +26,8 @@ def define_demand_variables(m: pyo.ConcreteModel, d: ModelData) -> None:
     m.unserved_ttok = pyo.Var(m.UNSERVED_INDEX, within=pyo.NonNegativeReals)
 
 
-def define_demand_balance(m: pyo.ConcreteModel, d: ModelData) -> None:
+def define_demand_balance(m: pyo.ConcreteModel, d: ModelData, *, served_ttok: pyo.Var, unserved_ttok: pyo.Var,
+                          demand_ttok: pyo.Param, policy_on: pyo.Var) -> None:
     r"""Admitted demand is served or unserved; the policy in force sets the admitted share.
 
     .. math:: \sum_p \mathit{served\_ttok}_{s,t,w,p} + \mathit{unserved\_ttok}_{s,t,w}
@@ -42,21 +38,22 @@ def define_demand_balance(m: pyo.ConcreteModel, d: ModelData) -> None:
     """
 
     def balance(m: pyo.ConcreteModel, s: str, t: int, w: str) -> pyo.Constraint:
-        served = sum(m.served_ttok[s, t, w, p] for p in d.policies)
-        unserved = m.unserved_ttok[s, t, w] if (s, t, w) in m.UNSERVED_INDEX else 0
-        admitted = sum(d.admitted_fraction[p, w] * m.policy_on[s, t, p] for p in d.policies)
-        return served + unserved == m.demand_ttok[s, t, w] * admitted
+        served = sum(served_ttok[s, t, w, p] for p in d.policies)
+        unserved = unserved_ttok[s, t, w] if (s, t, w) in unserved_ttok.index_set() else 0
+        admitted = sum(d.admitted_fraction[p, w] * policy_on[s, t, p] for p in d.policies)
+        return served + unserved == demand_ttok[s, t, w] * admitted
 
     m.demand_balance = pyo.Constraint(m.DEMAND_INDEX, rule=balance)
     if len(d.policies) > 1:
         m.policy_admission = pyo.Constraint(
             m.DEMAND_INDEX, d.policies,
-            rule=lambda m, s, t, w, p: m.served_ttok[s, t, w, p]
-            <= m.demand_ttok[s, t, w] * d.admitted_fraction[p, w] * m.policy_on[s, t, p],
+            rule=lambda m, s, t, w, p: served_ttok[s, t, w, p]
+            <= demand_ttok[s, t, w] * d.admitted_fraction[p, w] * policy_on[s, t, p],
         )
 
 
-def define_throughput(m: pyo.ConcreteModel, d: ModelData) -> None:
+def define_throughput(m: pyo.ConcreteModel, d: ModelData, *, gpus_serving: pyo.Var, od_serving: pyo.Var,
+                      served_ttok: pyo.Var) -> None:
     r"""GPUs serving a workload must deliver its peak token rate (capacity is sized for the peak).
 
     .. math:: \sum_{g,l} \theta_{g,w}\,\mathit{gpus\_serving}_{s,t,w,g,l}
@@ -80,11 +77,11 @@ def define_throughput(m: pyo.ConcreteModel, d: ModelData) -> None:
         cloud[w].append(c)
 
     def throughput(m: pyo.ConcreteModel, s: str, t: int, w: str) -> pyo.Constraint:
-        supply = sum(m.throughput_ttok_per_kgpu_month[g, w] * m.gpus_serving[s, t, w, g, site]
+        supply = sum(m.throughput_ttok_per_kgpu_month[g, w] * gpus_serving[s, t, w, g, site]
                      for g, site in leased[t, w])
-        supply += sum(m.throughput_ttok_per_kgpu_month[d.od_gpu_type[c], w] * m.od_serving[s, t, w, c]
+        supply += sum(m.throughput_ttok_per_kgpu_month[d.od_gpu_type[c], w] * od_serving[s, t, w, c]
                       for c in cloud[w])
-        peak = sum(d.peak_to_average[w] * d.peak_multiplier[p, w] * m.served_ttok[s, t, w, p]
+        peak = sum(d.peak_to_average[w] * d.peak_multiplier[p, w] * served_ttok[s, t, w, p]
                    for p in d.policies)
         if isinstance(supply, int):
             # Nothing can serve this workload this month: it must be unserved or throttled away.
@@ -94,7 +91,7 @@ def define_throughput(m: pyo.ConcreteModel, d: ModelData) -> None:
     m.throughput = pyo.Constraint(m.DEMAND_INDEX, rule=throughput)
 
 
-def define_unserved_cost(m: pyo.ConcreteModel, d: ModelData) -> None:
+def define_unserved_cost(m: pyo.ConcreteModel, d: ModelData, *, unserved_ttok: pyo.Var) -> None:
     r"""Unserved demand costs its penalty (by default the revenue it would have earned).
 
     .. math:: \mathit{cost\_unserved\_musd}_{s,t} = \sum_w \pi^{U}_w\,\mathit{unserved\_ttok}_{s,t,w}
@@ -105,7 +102,7 @@ def define_unserved_cost(m: pyo.ConcreteModel, d: ModelData) -> None:
 
     m.cost_unserved_musd = pyo.Expression(
         m.SCENARIO_MONTHS,
-        rule=lambda m, s, t: sum(penalty(w) * m.unserved_ttok[s, t, w]
-                                 for w in d.workloads if (s, t, w) in m.UNSERVED_INDEX),
+        rule=lambda m, s, t: sum(penalty(w) * unserved_ttok[s, t, w]
+                                 for w in d.workloads if (s, t, w) in unserved_ttok),
     )
     add_cost_term(m, "unserved", "cost_unserved_musd")

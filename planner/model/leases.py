@@ -28,7 +28,7 @@ def define_lease_variables(m: pyo.ConcreteModel, d: ModelData) -> None:
     )
 
 
-def define_lease_terms(m: pyo.ConcreteModel, d: ModelData) -> None:
+def define_lease_terms(m: pyo.ConcreteModel, d: ModelData, *, lease_blocks: pyo.Var) -> None:
     r"""Installed GPUs per (GPU type, site, month): existing commitments plus every block whose
     term covers the month (take-or-pay: a block signed in month k is active k .. k+term-1).
 
@@ -43,13 +43,13 @@ def define_lease_terms(m: pyo.ConcreteModel, d: ModelData) -> None:
 
     def installed(m: pyo.ConcreteModel, g: str, site: str, t: int) -> pyo.Expression:
         return d.committed_kgpu.get((g, site, t), 0.0) + sum(
-            d.offer_block_kgpu[o] * m.lease_blocks[o, k] for o, k in covering[g, site, t]
+            d.offer_block_kgpu[o] * lease_blocks[o, k] for o, k in covering[g, site, t]
         )
 
     m.installed_kgpu = pyo.Expression(m.POOLS, rule=installed)
 
 
-def define_offer_limits(m: pyo.ConcreteModel, d: ModelData) -> None:
+def define_offer_limits(m: pyo.ConcreteModel, d: ModelData, *, lease_blocks: pyo.Var) -> None:
     r"""At most ``max_blocks`` per offer in total, and at least ``min_blocks`` if the offer is used
     at all (semi-continuous, with a binary ``offer_used`` only where ``min_blocks > 1``).
 
@@ -64,7 +64,7 @@ def define_offer_limits(m: pyo.ConcreteModel, d: ModelData) -> None:
     m.offer_used = pyo.Var(m.SEMI_OFFERS, within=pyo.Binary)
 
     def total(m: pyo.ConcreteModel, o: str) -> pyo.Expression:
-        return sum(m.lease_blocks[o, k] for k in starts[o])
+        return sum(lease_blocks[o, k] for k in starts[o])
 
     def max_rule(m: pyo.ConcreteModel, o: str) -> pyo.Constraint:
         if not starts[o]:
@@ -80,7 +80,8 @@ def define_offer_limits(m: pyo.ConcreteModel, d: ModelData) -> None:
     m.offer_min_blocks = pyo.Constraint(m.SEMI_OFFERS, rule=min_rule)
 
 
-def define_lease_costs(m: pyo.ConcreteModel, d: ModelData) -> None:
+def define_lease_costs(m: pyo.ConcreteModel, d: ModelData, *, lease_blocks: pyo.Var,
+                       offer_price_usd_per_gpu_hour: pyo.Param) -> None:
     r"""Lease and commitment payments by calendar month (first stage, the same in every scenario), in MUSD.
 
     .. math:: \mathit{lease\_payment\_musd}_t = \sum_{(o,k):\ k \le t \le k+\tau_o-1}
@@ -111,7 +112,7 @@ def define_lease_costs(m: pyo.ConcreteModel, d: ModelData) -> None:
 
     def payment(m: pyo.ConcreteModel, t: int) -> pyo.Expression:
         return sum(
-            gpu_hours_per_block[o] * m.offer_price_usd_per_gpu_hour[o] * m.lease_blocks[o, k]
+            gpu_hours_per_block[o] * offer_price_usd_per_gpu_hour[o] * lease_blocks[o, k]
             for o, k in paying[t]
         )
 
@@ -121,7 +122,7 @@ def define_lease_costs(m: pyo.ConcreteModel, d: ModelData) -> None:
             signing[k].append(o)
 
     def upfront(m: pyo.ConcreteModel, t: int) -> pyo.Expression:
-        return sum(d.offer_upfront_musd_per_block[o] * m.lease_blocks[o, t] for o in signing[t])
+        return sum(d.offer_upfront_musd_per_block[o] * lease_blocks[o, t] for o in signing[t])
 
     m.lease_payment_musd = pyo.Expression(m.PAYMENT_MONTHS, rule=payment)
     m.lease_upfront_musd = pyo.Expression(m.PAYMENT_MONTHS, rule=upfront)
@@ -131,12 +132,11 @@ def define_lease_costs(m: pyo.ConcreteModel, d: ModelData) -> None:
 
     def provider_spend(m: pyo.ConcreteModel, t: int, p: str) -> pyo.Expression:
         return sum(
-            gpu_hours_per_block[o] * m.offer_price_usd_per_gpu_hour[o] * m.lease_blocks[o, k]
+            gpu_hours_per_block[o] * offer_price_usd_per_gpu_hour[o] * lease_blocks[o, k]
             for o, k in paying[t] if d.offer_provider[o] == p
-        ) + sum(d.offer_upfront_musd_per_block[o] * m.lease_blocks[o, t]
+        ) + sum(d.offer_upfront_musd_per_block[o] * lease_blocks[o, t]
                 for o in signing[t] if d.offer_provider[o] == p) + d.committed_cost_musd.get((t, p), 0.0)
 
-    m.PROVIDERS = pyo.Set(initialize=d.providers, ordered=True)
     m.lease_provider_spend_musd = pyo.Expression(d.months, m.PROVIDERS, rule=provider_spend)
     add_cost_term(m, "leases", "lease_payment_musd", first_stage=True)
     add_cost_term(m, "upfront", "lease_upfront_musd", first_stage=True)

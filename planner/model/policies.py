@@ -28,7 +28,7 @@ def define_policy_choice(m: pyo.ConcreteModel, d: ModelData) -> None:
     add_cost_term(m, "goodwill", "cost_goodwill_musd")
 
 
-def define_throttling(m: pyo.ConcreteModel, d: ModelData) -> None:
+def define_throttling(m: pyo.ConcreteModel, d: ModelData, *, demand_ttok: pyo.Param, policy_on: pyo.Var) -> None:
     r"""Demand a policy turns away is throttled; it costs the revenue it would have earned.
 
     .. math:: \mathit{throttled\_ttok}_{s,t,w} = D_{s,t,w}\,\Big(1 - \sum_p \alpha_{p,w}\,
@@ -37,8 +37,8 @@ def define_throttling(m: pyo.ConcreteModel, d: ModelData) -> None:
     """
 
     def throttled(m: pyo.ConcreteModel, s: str, t: int, w: str) -> pyo.Expression:
-        admitted = sum(d.admitted_fraction[p, w] * m.policy_on[s, t, p] for p in d.policies)
-        return m.demand_ttok[s, t, w] * (1 - admitted)
+        admitted = sum(d.admitted_fraction[p, w] * policy_on[s, t, p] for p in d.policies)
+        return demand_ttok[s, t, w] * (1 - admitted)
 
     m.throttled_ttok = pyo.Expression(m.DEMAND_INDEX, rule=throttled)
     m.cost_throttling_musd = pyo.Expression(

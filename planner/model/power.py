@@ -9,7 +9,7 @@ import pyomo.environ as pyo
 from planner.model.data import ModelData
 
 
-def define_power(m: pyo.ConcreteModel, d: ModelData) -> None:
+def define_power(m: pyo.ConcreteModel, d: ModelData, *, gpus_serving: pyo.Var) -> None:
     r"""Facility power (IT power x PUE) of the GPUs in service stays under the site's cap.
 
     .. math:: \sum_{w,g} \kappa_{g,l}\,\mathit{gpus\_serving}_{s,t,w,g,l} \le \overline{P}_{l,t}
@@ -30,7 +30,7 @@ def define_power(m: pyo.ConcreteModel, d: ModelData) -> None:
     m.POWER_INDEX = pyo.Set(initialize=index, dimen=3, ordered=True)
 
     def draw(m: pyo.ConcreteModel, s: str, site: str, t: int) -> pyo.Expression:
-        return sum(d.mw_per_kgpu[g, site] * m.gpus_serving[s, t, w, g, site] for w, g in drawing[site, t])
+        return sum(d.mw_per_kgpu[g, site] * gpus_serving[s, t, w, g, site] for w, g in drawing[site, t])
 
     m.power_draw_mw = pyo.Expression(m.POWER_INDEX, rule=draw)
     m.power = pyo.Constraint(m.POWER_INDEX, rule=lambda m, s, site, t: m.power_draw_mw[s, site, t]

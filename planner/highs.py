@@ -1,0 +1,387 @@
+"""HiGHS: one instance holding the compiled model, changed in place; statuses, progress, fork safety.
+
+:class:`HighsModel` owns one ``highspy.Highs``. ``load`` passes the arrays of a
+:class:`~planner.compile.CompiledModel` in one call (``passModel``); ``push`` sends only the costs,
+bounds and coefficients that differ in a recompiled model; ``run`` solves (warm-started from a given
+solution, reporting :class:`MipProgress` on the way) and maps every HiGHS model status to one of ours.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import highspy
+import numpy as np
+import pyomo.environ as pyo
+
+from planner.compile import INF, CompiledModel, compile_model, in_column_order, load_values
+
+LOG_TAIL_LINES = 40
+
+_Status = highspy.HighsModelStatus
+STATUS_BY_MODEL_STATUS: dict[Any, tuple[str, str]] = {
+    _Status.kOptimal: ("optimal", "optimal"),
+    _Status.kTimeLimit: ("time_limit", "time limit reached"),
+    _Status.kInfeasible: ("infeasible", "infeasible"),
+    _Status.kUnboundedOrInfeasible: ("infeasible", "infeasible (or unbounded)"),
+    _Status.kUnbounded: ("error", "unbounded: some cost can fall without limit (a model or input defect)"),
+    _Status.kIterationLimit: ("time_limit", "stopped early: iteration limit"),
+    _Status.kSolutionLimit: ("time_limit", "stopped early: solution or node limit"),
+    _Status.kObjectiveBound: ("time_limit", "stopped early: objective bound reached"),
+    _Status.kObjectiveTarget: ("time_limit", "stopped early: objective target reached"),
+    _Status.kInterrupt: ("time_limit", "stopped early: interrupted"),
+    _Status.kHighsInterrupt: ("time_limit", "stopped early: interrupted by HiGHS"),
+    _Status.kMemoryLimit: ("time_limit", "stopped early: memory limit"),
+    _Status.kModelEmpty: ("optimal", "optimal (the model has no rows or columns)"),
+    _Status.kNotset: ("error", "HiGHS did not run"),
+    _Status.kLoadError: ("error", "HiGHS could not load the model"),
+    _Status.kModelError: ("error", "HiGHS found the model inconsistent"),
+    _Status.kPresolveError: ("error", "numerical trouble: HiGHS failed in presolve"),
+    _Status.kSolveError: ("error", "numerical trouble: HiGHS failed in the solve"),
+    _Status.kPostsolveError: ("error", "numerical trouble: HiGHS failed in postsolve"),
+    _Status.kUnknown: ("error", "numerical trouble: HiGHS stopped without a verdict"),
+}
+"""Every HiGHS model status -> (our status, message). "Stopped early" statuses report ``time_limit``
+only with a plan; without one they are errors (except the time limit itself)."""
+UNTRUSTED_WHEN_SUSPECT = {_Status.kInfeasible, _Status.kUnboundedOrInfeasible, _Status.kUnbounded}
+
+
+# ---- fork safety ---------------------------------------------------------------------------------------
+
+def _stop_highs_threads() -> None:
+    """Stop the calling thread's HiGHS worker pool before ``fork()``.
+
+    HiGHS keeps a global task scheduler per thread that ran it. A forked child inherits that scheduler's
+    state but none of its worker threads, so its next parallel solve waits forever for workers that do
+    not exist. Stopping the pool (joining its workers) in the parent leaves nothing stale to inherit;
+    HiGHS starts a fresh pool on its next run, in the parent and in the child.
+    """
+    highspy.Highs.resetGlobalScheduler(True)
+
+
+os.register_at_fork(before=_stop_highs_threads)
+
+
+# ---- progress during the MIP search ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MipProgress:
+    """Where the MIP search stands. Money is in USD as the result reports it (tie-break removed).
+
+    ``elapsed_seconds`` counts against ``time_limit_seconds`` (on a first solve the model build and the
+    hand-off to HiGHS are included). ``objective_usd`` is the best plan's objective (None before the
+    first plan), ``best_bound_usd`` the proven lower bound, ``mip_gap`` their relative gap (None before
+    the first plan) and ``mip_gap_target`` the gap at which the search stops.
+    """
+
+    elapsed_seconds: float
+    time_limit_seconds: float
+    objective_usd: float | None
+    best_bound_usd: float | None
+    mip_gap: float | None
+    mip_gap_target: float
+
+
+MipProgressHook = Callable[[MipProgress], None]
+MIP_PROGRESS_INTERVAL_SECONDS = 0.5
+"""Least time between two progress reports, unless a better plan was found."""
+
+
+def relative_gap(primal: float | None, bound: float | None) -> float:
+    """|primal - bound| / |primal|, 0 when they agree to 1e-9, NaN without both."""
+    if primal is None or bound is None or not (math.isfinite(primal) and math.isfinite(bound)):
+        return float("nan")
+    if abs(primal - bound) <= 1e-9 * max(1.0, abs(primal)):
+        return 0.0
+    return abs(primal - bound) / max(abs(primal), 1e-9)
+
+
+class _ProgressRelay:
+    """HiGHS MIP callbacks -> :class:`MipProgress`, at most every ``MIP_PROGRESS_INTERVAL_SECONDS``.
+
+    An exception raised by the hook stops the search (through the interrupt callback) and is raised
+    again by :meth:`HighsModel.run` once HiGHS has returned.
+    """
+
+    def __init__(self, hook: MipProgressHook, *, tie_break: np.ndarray, usd_per_unit: float,
+                 elapsed_before: float, time_limit_seconds: float, mip_gap_target: float) -> None:
+        self.hook = hook
+        self.tie_break = tie_break
+        self.usd_per_unit = usd_per_unit
+        self.time_limit_seconds = time_limit_seconds
+        self.mip_gap_target = mip_gap_target
+        self.started = time.perf_counter() - elapsed_before
+        self.last_report = -math.inf
+        self.incumbent_tie_break = 0.0
+        self.error: BaseException | None = None
+
+    def on_improving_solution(self, event: Any) -> None:
+        try:
+            self.incumbent_tie_break = float(self.tie_break @ np.asarray(event.data_out.mip_solution))
+            self._report(event.data_out, force=True)
+        except BaseException as error:  # raised again after the run; HiGHS must not see it
+            self.error = self.error or error
+
+    def on_interrupt_check(self, event: Any) -> None:
+        if self.error is not None:
+            event.interrupt()
+            return
+        try:
+            self._report(event.data_out, force=False)
+        except BaseException as error:  # raised again after the run; HiGHS must not see it
+            self.error = error
+            event.interrupt()
+
+    def _report(self, out: Any, *, force: bool) -> None:
+        now = time.perf_counter()
+        if not force and now - self.last_report < MIP_PROGRESS_INTERVAL_SECONDS:
+            return
+        self.last_report = now
+        primal = _finite(out.mip_primal_bound)
+        bound = _finite(out.mip_dual_bound)
+        tie = self.incumbent_tie_break if primal is not None else 0.0
+        gap = relative_gap(primal, bound)
+        self.hook(MipProgress(
+            elapsed_seconds=now - self.started,
+            time_limit_seconds=self.time_limit_seconds,
+            objective_usd=None if primal is None else (primal - tie) * self.usd_per_unit,
+            best_bound_usd=None if bound is None else (bound - tie) * self.usd_per_unit,
+            mip_gap=None if math.isnan(gap) else gap,
+            mip_gap_target=self.mip_gap_target,
+        ))
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if math.isfinite(value) and abs(value) < INF else None
+
+
+# ---- the HiGHS instance ----------------------------------------------------------------------------------
+
+class ModelRefusedError(Exception):
+    """HiGHS refused the model handed to it (a solver verdict, reported as status "error")."""
+
+
+@dataclass
+class RunOutcome:
+    """One HiGHS run: our status and message, the plan's values (None without one), objective, bound."""
+
+    status: str
+    message: str
+    values: np.ndarray | None
+    objective: float | None
+    bound: float | None
+    seconds: float
+    log_tail: list[str]
+
+    @property
+    def has_solution(self) -> bool:
+        return self.values is not None
+
+    @property
+    def gap(self) -> float:
+        return relative_gap(self.objective, self.bound)
+
+
+_banner_silenced = False
+
+
+def _new_highs() -> highspy.Highs:
+    """A ``highspy.Highs``; the first one of the process prints a banner to fd 1, which is muted."""
+    global _banner_silenced
+    if _banner_silenced:
+        return highspy.Highs()
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            highs = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    _banner_silenced = True
+    return highs
+
+
+class HighsModel:
+    """One HiGHS instance holding a compiled model; bounds and numbers change in place."""
+
+    def __init__(self, *, threads: int | None = None, random_seed: int = 0) -> None:
+        self.highs = _new_highs()
+        self._set("output_flag", True)  # needed for the log file; nothing goes to the console
+        self._set("log_to_console", False)
+        self._set("random_seed", int(random_seed))
+        if threads:
+            self._set("threads", int(threads))
+        self.compiled: CompiledModel | None = None
+        self.numerics: str | None = None
+
+    def _set(self, option: str, value: Any) -> None:
+        status = self.highs.setOptionValue(option, value)
+        if status == highspy.HighsStatus.kError:
+            raise ValueError(f"HiGHS rejected option {option}={value!r}")
+
+    def load(self, compiled: CompiledModel) -> None:
+        """Pass the compiled model to HiGHS in one call; raise :class:`ModelRefusedError` if it says no."""
+        self.compiled = compiled
+        self.numerics = compiled.numerics_concern()
+        matrix = compiled.matrix
+        with self._log() as tail:
+            status = self.highs.passModel(
+                compiled.num_columns, compiled.num_rows, int(matrix.nnz), 1, 1, compiled.offset,
+                compiled.cost, compiled.col_lower, compiled.col_upper, compiled.row_lower, compiled.row_upper,
+                matrix.indptr.astype(np.int32, copy=False), matrix.indices.astype(np.int32, copy=False),
+                matrix.data, compiled.integer.astype(np.int32),
+            )
+        if status == highspy.HighsStatus.kError:
+            reason = self.numerics or "; ".join(tail[-3:]) or "no reason given"
+            prefix = "numerical trouble: " if self.numerics else ""
+            raise ModelRefusedError(f"{prefix}HiGHS refused the model: {reason}")
+
+    def push(self, new: CompiledModel) -> bool:
+        """Send what differs between the loaded model and ``new`` (same columns and rows, other numbers).
+
+        Returns False, and changes nothing, when ``new`` has other columns or rows; the caller then
+        loads it in full. Column bounds go back to the model's: the caller applies its fixings again.
+        """
+        old = self.compiled
+        assert old is not None, "load() first"
+        if len(new.rows) != len(old.rows) or any(a is not b for a, b in zip(new.rows, old.rows, strict=True)):
+            return False
+        if new.num_columns != old.num_columns:
+            return False
+        try:
+            order = np.fromiter((old.column_of(v) for v in new.columns), dtype=np.int64, count=new.num_columns)
+        except KeyError:
+            return False
+        if not np.array_equal(np.sort(order), np.arange(old.num_columns)):
+            return False
+        new = in_column_order(new, order)
+        if not np.array_equal(new.integer, old.integer):
+            return False
+        h = self.highs
+        changed = np.flatnonzero(new.cost != old.cost)
+        if changed.size:
+            h.changeColsCost(changed.size, changed.astype(np.int32), new.cost[changed])
+        if new.offset != old.offset:
+            h.changeObjectiveOffset(new.offset)
+        changed = np.flatnonzero((new.row_lower != old.row_lower) | (new.row_upper != old.row_upper))
+        if changed.size:
+            h.changeRowsBounds(changed.size, changed.astype(np.int32), new.row_lower[changed], new.row_upper[changed])
+        changed = np.flatnonzero((new.col_lower != old.col_lower) | (new.col_upper != old.col_upper))
+        self.set_column_bounds(changed, new.col_lower[changed], new.col_upper[changed])
+        difference = (new.matrix - old.matrix).tocoo()
+        rows, cols = difference.row[difference.data != 0], difference.col[difference.data != 0]
+        if rows.size:
+            values = np.asarray(new.matrix.tocsr()[rows, cols]).ravel()
+            for i, j, value in zip(rows.tolist(), cols.tolist(), values.tolist(), strict=True):
+                h.changeCoeff(i, j, value)
+        self.compiled = new
+        self.numerics = new.numerics_concern()
+        return True
+
+    def set_column_bounds(self, columns: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
+        if columns.size:
+            self.highs.changeColsBounds(columns.size, columns.astype(np.int32), lower, upper)
+
+    def run(self, *, time_limit_seconds: float, mip_gap: float, relax: bool = False,
+            start: np.ndarray | None = None, progress: _ProgressRelay | None = None) -> RunOutcome:
+        """Solve (the LP relaxation with ``relax``), warm-started from ``start`` when given."""
+        h = self.highs
+        self._set("time_limit", float(time_limit_seconds))
+        self._set("mip_rel_gap", float(mip_gap))
+        self._set("solve_relaxation", bool(relax))
+        if start is not None:
+            solution = highspy.HighsSolution()
+            solution.col_value = start
+            solution.value_valid = True
+            h.setSolution(solution)
+        if progress is not None:
+            h.cbMipImprovingSolution.subscribe(progress.on_improving_solution)
+            h.cbMipInterrupt.subscribe(progress.on_interrupt_check)
+        try:
+            with self._log() as tail:
+                h.run()
+        finally:
+            if progress is not None:
+                h.cbMipImprovingSolution.unsubscribe(progress.on_improving_solution)
+                h.cbMipInterrupt.unsubscribe(progress.on_interrupt_check)
+        if progress is not None and progress.error is not None:
+            raise progress.error
+        return self._outcome(tail)
+
+    def _outcome(self, tail: list[str]) -> RunOutcome:
+        h = self.highs
+        model_status = h.getModelStatus()
+        info = h.getInfo()
+        has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
+        status, message = STATUS_BY_MODEL_STATUS[model_status]
+        if status == "time_limit" and not has_solution and model_status != _Status.kTimeLimit:
+            status = "error"  # stopped early with nothing to show
+        if self.numerics and model_status in UNTRUSTED_WHEN_SUSPECT:
+            status = "error"
+            message = (f"numerical trouble: HiGHS reports '{h.modelStatusToString(model_status)}', but that "
+                       f"cannot be trusted: {self.numerics}")
+        elif status == "error" and self.numerics:
+            message = f"{message}: {self.numerics}"
+        objective = bound = None
+        values = None
+        if has_solution and status in ("optimal", "time_limit"):
+            values = np.asarray(h.getSolution().col_value, dtype=float)
+            objective = float(info.objective_function_value)
+            bound = objective if info.mip_node_count < 0 else _finite(info.mip_dual_bound)
+        return RunOutcome(status=status, message=message, values=values, objective=objective, bound=bound,
+                          seconds=float(h.getRunTime()), log_tail=tail)
+
+    def row_duals(self) -> np.ndarray:
+        """Row duals of the last LP solve (Pyomo's sign convention: d objective / d row bound)."""
+        return np.asarray(self.highs.getSolution().row_dual, dtype=float)
+
+    def write(self, path: str) -> None:
+        """Write the model as HiGHS holds it (format from the extension: .mps, .lp)."""
+        with self._log():
+            status = self.highs.writeModel(str(path))
+        if status == highspy.HighsStatus.kError:
+            raise OSError(f"HiGHS could not write {path}")
+
+    @contextlib.contextmanager
+    def _log(self) -> Any:
+        """Route HiGHS's log to a temporary file for the block; yield the list its tail lands in."""
+        handle, path = tempfile.mkstemp(prefix="planner-highs-", suffix=".log")
+        os.close(handle)
+        tail: list[str] = []
+        self._set("log_file", path)
+        try:
+            yield tail
+        finally:
+            self._set("log_file", "")
+            try:
+                with open(path, encoding="utf-8", errors="replace") as log:
+                    tail[:] = log.read().splitlines()[-LOG_TAIL_LINES:]
+            except OSError:
+                pass
+            with contextlib.suppress(OSError):
+                os.remove(path)
+
+
+def solve_model(model: pyo.ConcreteModel, *, time_limit_seconds: float, mip_gap: float,
+                threads: int | None = None) -> RunOutcome:
+    """Compile, hand over and solve a model once; the plan's values are written into its variables.
+
+    Raises what the compiler finds (``InfeasibleConstraintException``) and :class:`ModelRefusedError`.
+    """
+    compiled = compile_model(model)
+    highs = HighsModel(threads=threads)
+    highs.load(compiled)
+    outcome = highs.run(time_limit_seconds=time_limit_seconds, mip_gap=mip_gap)
+    if outcome.values is not None:
+        load_values(compiled.columns, outcome.values)
+    return outcome
