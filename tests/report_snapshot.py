@@ -119,8 +119,7 @@ def _mask_volatile_figures(cells: list[list[Any]]) -> list[list[Any]]:
     """Mask the value (next column, same row) of key figures and model-size rows that vary by run."""
     volatile_rows = set()
     for coordinate, value, *_ in cells:
-        if isinstance(value, str) and (value in VOLATILE_FIGURES or value.endswith(" version")
-                                       or value in ("Build time", "Solve time", "Extract time")):
+        if isinstance(value, str) and (value in VOLATILE_FIGURES or value.endswith((" version", " time"))):
             volatile_rows.add((re.sub(r"\d", "", coordinate), int(re.sub(r"\D", "", coordinate))))
     out = []
     for cell in cells:
