@@ -105,12 +105,20 @@ class PlanResult(PlanAnalytics):
         return {key: round(v) for key, v in self.raw.get("lease_blocks", {}).items() if round(v) > 0}
 
     def summary(self) -> dict[str, Any]:
-        """A JSON-ready summary: status, objective, gap, time, the leases to sign, the outcome of each
-        scenario and the plain-language warnings."""
+        """A JSON-ready summary: status (and in words), objective, gap, time, the cash cost apart from
+        the cost of demand not served (per scenario and expected), the leases to sign, the outcome of
+        each scenario and the plain-language warnings."""
         leases = self.leases()
+        split = self.cash_and_economic_costs()
+        expected = split.iloc[-1] if self.has_plan else None
         return {
             "status": self.status,
+            "status_text": self.status_in_words(),
             "message": self.message,
+            "expected_cash_npv_usd": None if expected is None else float(expected["cash_npv_usd"]),
+            "expected_demand_not_served_npv_usd": (
+                None if expected is None else float(expected["demand_not_served_npv_usd"])),
+            "cash_and_economic_costs": split.to_dict(orient="records"),
             "objective_usd": self.objective_usd,
             "expected_cost_usd": self.expected_cost_usd,
             "best_bound_usd": self.best_bound_usd,

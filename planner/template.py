@@ -25,8 +25,9 @@ from planner.columns import SETTINGS_HEADERS, Column, columns, settings_rows, ta
 from planner.errors import InputError, InputIssue, describe
 from planner.excel.cells import write_cell
 from planner.excel.files import save_atomically
-from planner.excel.formats import COUNT, TEXT
+from planner.excel.formats import TEXT
 from planner.schema import SCHEMA_VERSION, TABLE_FIELD, Problem, Settings
+from planner.units import unit_of
 
 SPARE_ROWS = 50
 """Blank table rows the template offers to fill in."""
@@ -139,9 +140,9 @@ def _write_table(
             # Text format keeps a typed 2025-03 as text instead of Excel turning it into a date.
             for row in range(2, size + 2):
                 sheet.cell(row=row, column=index).number_format = TEXT
-        elif column.unit in ("tokens/month", "USD"):
+        elif (unit := unit_of(column.name)) is not None and unit.input_format:
             for row in range(2, size + 2):
-                sheet.cell(row=row, column=index).number_format = COUNT
+                sheet.cell(row=row, column=index).number_format = unit.input_format
     table = Table(displayName=name, ref=f"A1:{get_column_letter(len(cols))}{size + 1}")
     table.tableStyleInfo = TABLE_STYLE
     sheet.add_table(table)

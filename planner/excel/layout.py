@@ -1,6 +1,6 @@
 """Sheets as lists of titled blocks, and where each block lands.
 
-A :class:`Sheet` has a heading, an optional alert line, note lines, then blocks laid out across
+A :class:`Sheet` has a heading, an optional alert (one or more lines), note lines, then blocks laid out across
 (side by side, one blank column between) or down (stacked, two blank rows between). A block is a
 :class:`Table` (an Excel Table over a DataFrame), a :class:`Text` (a titled list of lines) or a
 :class:`Slot` (empty cells reserved for charts). Charts are made once every block is placed, from
@@ -23,6 +23,7 @@ from openpyxl.chart._chart import ChartBase
 from openpyxl.utils import get_column_letter, quote_sheetname
 
 from planner.excel.cells import clean_text
+from planner.excel.printing import PrintSetup, landscape_one_page_wide
 
 CHART_ROWS = 24
 """Rows one chart takes; charts placed in a slot are stacked this many rows apart."""
@@ -155,13 +156,15 @@ class Placed:
 
 ChartMaker = Callable[[dict[str, Placed]], list[ChartBase]]
 """Makes a sheet's charts from every placed table of the workbook, by key."""
-PrintSetup = Callable[[Any], None]
-"""Sets up printing of a worksheet (orientation, fit to page, repeated rows); called before rows."""
 
 
 @dataclass
 class Sheet:
-    """A worksheet: heading, alert, notes, blocks laid out across (side by side) or down (stacked)."""
+    """A worksheet: heading, alert, notes, blocks laid out across (side by side) or down (stacked).
+
+    ``print_setup`` sets up its printing (see :mod:`planner.excel.printing`); every sheet prints
+    landscape and one page wide unless it names another setup.
+    """
 
     name: str
     heading: str
@@ -170,11 +173,16 @@ class Sheet:
     across: bool = True
     charts: ChartMaker | None = None
     alert: str = ""
-    print_setup: PrintSetup | None = None
+    print_setup: PrintSetup = landscape_one_page_wide
+
+    @property
+    def alert_lines(self) -> list[str]:
+        """The alert, one line per row (none without an alert)."""
+        return self.alert.split("\n") if self.alert else []
 
     def layout(self) -> list[Placed]:
         placed: list[Placed] = []
-        top = 2 + len(self.notes) + (1 if self.alert else 0) + 1  # heading, alert, notes, blank
+        top = 2 + len(self.alert_lines) + len(self.notes) + 1  # heading, alert, notes, blank
         if self.across:
             col = 1
             for block in self.blocks:
