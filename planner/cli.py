@@ -101,11 +101,14 @@ def _print_notes(details: LoadDetails, *, absent: bool = True) -> None:
     if absent and details.absent_tables:
         err_console.print(Text("Not in the workbook (optional, taken as empty): " + ", ".join(details.absent_tables),
                                style="yellow"), soft_wrap=True, highlight=False)
-    if details.warnings:
-        err_console.print(Text(f"{len(details.warnings)} warning{'s' if len(details.warnings) != 1 else ''}: "
-                               "the input's numbers may make the solve inaccurate or slow", style="bold yellow"),
-                          soft_wrap=True, highlight=False)
-        _print_issues(list(details.warnings), style="yellow")
+    for found, noun, what in ((details.suspicious_values, "suspicious value", " (valid, and used as typed)"),
+                              (details.scaling_warnings, "warning",
+                               ": the input's numbers may make the solve inaccurate or slow")):
+        if found:
+            plural = "s" if len(found) != 1 else ""
+            err_console.print(Text(f"{len(found)} {noun}{plural}{what}", style="bold yellow"), soft_wrap=True,
+                              highlight=False)
+            _print_issues(list(found), style="yellow")
 
 
 @app.callback()

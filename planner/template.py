@@ -33,6 +33,12 @@ SPARE_ROWS = 50
 """Blank table rows the template offers to fill in."""
 
 README_SHEET = "README"
+REQUIRED_UNLESS = {
+    "Throughput": ("unless default_mfu", " Needed unless Settings default_mfu is given: a plan needs the throughput of "
+                                          "every (GPU type, workload) pair a workload may use, from a row here or "
+                                          "from default_mfu."),
+}
+"""Tables the workbook may leave out only when a Settings parameter stands in: (Required text, note)."""
 HEADER_REQUIRED_FILL = PatternFill("solid", fgColor="1F4E78")
 HEADER_OPTIONAL_FILL = PatternFill("solid", fgColor="5B9BD5")
 INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")
@@ -238,7 +244,8 @@ def _write_readme(sheet: Worksheet) -> None:
         ("Sheet", "Required", "Description"),
         (Settings.TABLE, "yes", "Scalar parameters: horizon, discounting, solver limits, risk."),
     ]
-    lines += [(name, "yes" if name in required else "no", cls.DESCRIPTION) for name, cls in classes.items()]
+    lines += [(name, "yes" if name in required else REQUIRED_UNLESS.get(name, ("no", ""))[0],
+               cls.DESCRIPTION + REQUIRED_UNLESS.get(name, ("", ""))[1]) for name, cls in classes.items()]
     fills = {"header": HEADER_REQUIRED_FILL, "optional": HEADER_OPTIONAL_FILL, "input": INPUT_FILL,
              "fixed": FIXED_FILL}
     for row, (first, second, third) in enumerate(lines, start=1):
@@ -252,5 +259,5 @@ def _write_readme(sheet: Worksheet) -> None:
                 sheet.cell(row=row, column=index).font = Font(bold=True)
     sheet["A1"].font = Font(bold=True, size=14)
     sheet.column_dimensions["A"].width = 18
-    sheet.column_dimensions["B"].width = 10
+    sheet.column_dimensions["B"].width = 22
     sheet.column_dimensions["C"].width = 100
