@@ -15,6 +15,7 @@ import pytest
 from openpyxl.utils import get_column_letter, range_boundaries
 
 import planner.excel.files as files
+import planner.excel.layout as layout
 import planner.excel.writer as writer
 import planner.report.plan as plan_report
 from planner.errors import InputError
@@ -235,7 +236,7 @@ def test_frozen_headers_and_fitting_widths(workbook: openpyxl.Workbook) -> None:
             min_col = range_boundaries(table.ref)[0]
             for j, header in enumerate(table.column_names):
                 width = ws.column_dimensions[get_column_letter(min_col + j)].width
-                assert len(header) <= width <= writer.MAX_COLUMN_WIDTH, (sheet, header, width)
+                assert len(header) <= width <= layout.MAX_COLUMN_WIDTH, (sheet, header, width)
     assert workbook["Summary"].freeze_panes == "A2"
 
 

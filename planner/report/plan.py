@@ -111,9 +111,9 @@ def summary(ctx: Context) -> Sheet:
     contents = [f"{sheet}: {text}" for sheet, text in CONTENTS if r.has_plan or sheet in ("Inputs", "Diagnostics")]
     if r.has_plan and ctx.uncertainty is not None:
         contents.insert(-2, REGRET_CONTENTS)
-    blocks.append(Text("Contents", contents))
-    if r.has_plan:
+    if r.has_plan:  # the charts print on pages of their own, after the figures and decisions
         blocks.append(Slot(columns=1, rows=2 * CHART_ROWS))
+    blocks.append(Text("Contents", contents))
 
     def charts(placed: dict[str, Placed]) -> list[ChartBase]:
         return list(cost_charts(placed["Costs_ExpectedByMonth"])) if "Costs_ExpectedByMonth" in placed else []
@@ -245,8 +245,8 @@ def inputs(r: PlanResult) -> Sheet:
     notes = ["The validated input: months normalised to YYYY-MM, lists joined with commas, defaults filled in."]
     throughput = table("Input_ThroughputAsModelled", "Throughput as modelled (given, or derived from MFU)",
                        r.throughput_as_modelled())
-    return Sheet("Inputs", "Inputs as the model saw them", notes, [*input_tables(r.problem), throughput],
-                 across=False)
+    # Side by side, each table prints on pages of its own at its own width, with its header repeated.
+    return Sheet("Inputs", "Inputs as the model saw them", notes, [*input_tables(r.problem), throughput])
 
 
 def diagnostics(ctx: Context) -> Sheet:
