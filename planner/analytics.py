@@ -292,7 +292,7 @@ class PlanAnalytics:
         if self.status == "time_limit":
             return "time limit reached before any plan was found: allow more time"
         if self.status == "infeasible":
-            return "no plan: the inputs cannot all be met (the reasons follow)"
+            return "no plan: the inputs cannot all be met; the reasons follow"
         return f"no plan: {self.message or self.status}"
 
     def warnings(self: PlanResult, *, about_status: bool = True) -> list[str]:

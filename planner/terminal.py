@@ -1,8 +1,10 @@
 """What a person reads in the terminal: the plan's summary, and the live progress of a solve.
 
 The summary is a list of sections, each made by one function, printed in order: the outcome, the
-decisions, the cost of each scenario (cash apart from the cost of demand not served, and the share of
-demand served), the value of hedging, warnings, and why there is no plan when there is none. Every
+cost of each scenario (cash apart from the cost of demand not served, and the share of demand served),
+the leases to sign, the value of hedging, warnings, and why there is no plan when there is none. A
+section that must come first (a decision to take today) goes at the head of
+:func:`summary_sections`. Every
 number comes from a :class:`~planner.results.PlanResult` method. Text from the input (scenario and
 offer names, paths) is always plain text, never rich markup.
 
@@ -60,7 +62,7 @@ def outcome_section(result: PlanResult) -> RenderableType:
     """The outcome in plain words, with the solve time."""
     style = "green" if result.status == "optimal" else "yellow" if result.has_plan else "bold red"
     seconds = result.timings.get("solve_seconds")
-    took = f" (solved in {seconds:.1f} s)" if seconds is not None else ""
+    took = f" (solved in {seconds:.1f} s)" if seconds is not None and result.has_plan else ""
     return Text.assemble(("Plan: ", "bold"), (result.status_in_words(), style), took)
 
 
@@ -125,7 +127,7 @@ def summary_sections(result: PlanResult, analysis: Any = None) -> list[Renderabl
     """The summary, in the order it is printed (a section a reader needs first goes first)."""
     sections: list[RenderableType] = [outcome_section(result)]
     if result.has_plan:
-        sections += [decisions_section(result), cost_section(result)]
+        sections += [cost_section(result), decisions_section(result)]
         if analysis is not None:
             sections.append(hedging_section(analysis))
     warnings = result.warnings(about_status=False) if result.has_plan else []

@@ -68,7 +68,7 @@ def test_tables_without_a_plan_are_empty_not_errors() -> None:
     assert tables["leases"].empty and tables["scenario_outcomes"].empty and tables["costs"].empty
     assert "Status" in set(tables["key_figures"]["item"])
     assert result.warnings()[0].startswith("No plan: the inputs cannot all be met")
-    assert result.status_in_words() == "no plan: the inputs cannot all be met (the reasons follow)"
+    assert result.status_in_words() == "no plan: the inputs cannot all be met; the reasons follow"
 
 
 def test_key_figures_and_lease_totals(short_of_capacity: PlanResult) -> None:

@@ -134,7 +134,7 @@ def test_infeasible_diagnosis_is_printed_once_in_readable_units(tmp_path: Path) 
     run = runner.invoke(app, ["solve", str(path), "--no-report"], env={"COLUMNS": "200"})
     assert run.exit_code == 1, run.output
     out = " ".join(run.stdout.split())
-    assert "Plan: no plan: the inputs cannot all be met (the reasons follow)" in out
+    assert "Plan: no plan: the inputs cannot all be met; the reasons follow" in out
     assert out.count("cannot be fully served in 2025-01") == 1
     assert "(26.3 B tokens short)" in out  # 10 GPUs' worth of tokens for a month: 2.628e10
     assert "e+" not in out and "infeasible:" not in out

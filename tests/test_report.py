@@ -324,8 +324,7 @@ def test_derived_tables_are_the_result_methods(report_path: Path, workbook: open
 def test_summary_states_status_costs_and_decisions(report_path: Path, workbook: openpyxl.Workbook,
                                                    result: PlanResult) -> None:
     summary = workbook["Summary"]
-    assert summary["A2"].value == f"Status: {result.status_in_words()}. Run <time> UTC.".replace(
-        "<time>", summary["A2"].value.split("Run ")[1].removesuffix(" UTC."))
+    assert summary["A2"].value.startswith(f"Status: {result.status_in_words()}. Run ")
     figures = read_table(report_path, workbook, "Summary", "Summary_KeyFigures").set_index("Item")["Value"]
     assert "Status" not in figures  # stated in words above the figures
     assert float(figures["Objective (NPV: cash + demand not served)"]) == pytest.approx(result.objective_usd)
@@ -426,8 +425,7 @@ def test_report_without_a_plan(tmp_path: Path) -> None:
     assert wb.sheetnames == ["Summary", "Inputs", "Diagnostics"]
     assert sum(len(ws._charts) for ws in wb.worksheets) == 0
     assert wb["Summary"]["A2"].value.startswith("No plan: the inputs cannot all be met")  # the alert, in red
-    assert any(str(cell.value).startswith("Status: no plan: the inputs cannot all be met")
-               for cell in wb["Summary"]["A"][:6])
+    assert not any(str(cell.value).startswith("Status:") for cell in wb["Summary"]["A"][:6])  # the alert says it
     # each reason once on the Summary, wrapped to the printed width
     column_a = " ".join(str(cell.value) for cell in wb["Summary"]["A"] if cell.value is not None)
     assert infeasible.diagnosis and all(column_a.count(line.split()[0] + " " + line.split()[1]) == 1

@@ -103,11 +103,11 @@ def summary(ctx: Context) -> Sheet:
             table("Summary_CashAndEconomic", "Cost per scenario: cash vs demand not served (NPV)",
                   r.cash_and_economic_costs()[SUMMARY_SPLIT_COLUMNS]),
             Text("Decisions", decisions), Text("Warnings", ctx.warnings)]
-        notes = [f"Status: {r.status_in_words()}. Run {ctx.timestamp} UTC.", COST_NOTE]
+        notes = [COST_NOTE]
     else:
         blocks = [Text("Why there is no plan", r.diagnosis or [r.message or r.status]), key_figures,
                   Text("Warnings", ctx.warnings)]
-        notes = [f"Status: {r.status_in_words()}. Run {ctx.timestamp} UTC."]
+        notes = []
     contents = [f"{sheet}: {text}" for sheet, text in CONTENTS if r.has_plan or sheet in ("Inputs", "Diagnostics")]
     if r.has_plan and ctx.uncertainty is not None:
         contents.insert(-2, REGRET_CONTENTS)
@@ -118,9 +118,12 @@ def summary(ctx: Context) -> Sheet:
     def charts(placed: dict[str, Placed]) -> list[ChartBase]:
         return list(cost_charts(placed["Costs_ExpectedByMonth"])) if "Costs_ExpectedByMonth" in placed else []
 
+    alert = ctx.warnings[0] if ctx.warnings and r.status != "optimal" else ""
+    # The alert states the status when there is one (in red); else the first note does.
+    run = f"Run {ctx.timestamp} UTC."
+    notes.insert(0, run if alert else f"Status: {r.status_in_words()}. {run}")
     return Sheet("Summary", f"Compute procurement plan: {name}", notes, blocks, across=False,
-                 charts=charts if r.has_plan else None,
-                 alert=ctx.warnings[0] if ctx.warnings and r.status != "optimal" else "")
+                 charts=charts if r.has_plan else None, alert=alert)
 
 
 def leases(r: PlanResult) -> Sheet:
