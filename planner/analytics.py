@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from planner.units import tokens_text
+from planner.units import gap_text, tokens_text
 
 if TYPE_CHECKING:
     from planner.results import PlanResult
@@ -51,14 +51,6 @@ def _sum_by(frame: pd.DataFrame, keys: list[str], columns: list[str]) -> pd.Data
 def money(value: float | None) -> str:
     """``$1,234`` (or ``n/a``) for plain-language lines."""
     return "n/a" if value is None or not math.isfinite(value) else f"${value:,.0f}"
-
-
-def gap_text(gap: float) -> str:
-    """A relative gap as a percentage rounded up to 0.01%, so "within 0.01%" stays true for a gap of
-    0.0094% and a non-zero gap never reads 0.00%."""
-    if gap <= 0:
-        return "0%"
-    return f"{math.ceil(gap * 1e4 - 1e-9) / 100:.2f}%"
 
 
 class PlanAnalytics:

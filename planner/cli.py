@@ -20,10 +20,10 @@ from typer.core import TyperCommand, TyperGroup
 from planner import __version__
 from planner.errors import InputError, InputIssue, describe
 from planner.schema import Settings
-from planner.terminal import SolveProgress, print_summary
 
 if TYPE_CHECKING:
     from planner.workbook import LoadDetails
+
 
 class _PlainHelp:
     """Help without type noise: no ``<bool>`` beside flags, ``WORKBOOK`` rather than ``{path}``."""
@@ -216,6 +216,7 @@ def solve(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
     from planner.solver import solve as solve_problem
+    from planner.terminal import SolveProgress, print_summary
     from planner.workbook import load_details
 
     def fail_input(error: InputError) -> None:

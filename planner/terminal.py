@@ -25,7 +25,7 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-from planner.analytics import gap_text
+from planner.units import gap_text
 
 if TYPE_CHECKING:
     from types import TracebackType

@@ -3,8 +3,8 @@
 Every numeric column carries its unit in its name (``price_usd_per_gpu_hour``, ``power_cap_mw``).
 The input template's header notes and cell formats, the workbook reader's messages and the report's
 headers and number formats all read the unit from :data:`UNIT_SUFFIXES`, so a unit is spelled one
-way everywhere and each kind of quantity has one format. Also here: :func:`tokens_text`, how a
-token count reads in a sentence (``17.5 T tokens``).
+way everywhere and each kind of quantity has one format. Also here: how a token count and a relative
+gap read in a sentence (``17.5 T tokens``, ``within 0.53%``).
 """
 
 from __future__ import annotations
@@ -102,3 +102,11 @@ def tokens_text(tokens: float) -> str:
             digits = 1 if abs(value) < 1000 else 0
             return f"{value:,.{digits}f} {letter} tokens"
     return f"{tokens:,.0f} tokens"
+
+
+def gap_text(gap: float) -> str:
+    """A relative gap as a percentage rounded up to 0.01%, so "within 0.01%" stays true for a gap of
+    0.0094% and a non-zero gap never reads 0.00%."""
+    if gap <= 0:
+        return "0%"
+    return f"{math.ceil(gap * 1e4 - 1e-9) / 100:.2f}%"

@@ -2,8 +2,9 @@
 
 Everything a reader of the report sees is kept: every non-empty cell with its value, type, number
 format, font and quote prefix; every Excel Table with its range and headers; every chart with its
-kind, titles, axis formats, anchor and the cell ranges of its series; column widths, frozen panes
-and print setup (print area, repeated rows, orientation, fit to pages). What changes from run to run (timestamps, versions, timings, the solver log) is masked.
+kind, titles, axis formats, anchor and the cell ranges of its series; column widths, frozen panes and
+print setup (print area, repeated rows, orientation, fit to pages). What changes from run to run
+(timestamps, versions, timings, the solver log) is masked.
 """
 
 from __future__ import annotations
