@@ -62,7 +62,7 @@ def outcome_section(result: PlanResult) -> RenderableType:
     """The outcome in plain words, with the solve time."""
     style = "green" if result.status == "optimal" else "yellow" if result.has_plan else "bold red"
     seconds = result.timings.get("solve_seconds")
-    took = f" (solved in {seconds:.1f} s)" if seconds is not None and result.has_plan else ""
+    took = f"; solved in {seconds:.1f} s" if seconds is not None and result.has_plan else ""
     return Text.assemble(("Plan: ", "bold"), (result.status_in_words(), style), took)
 
 
