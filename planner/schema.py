@@ -22,6 +22,9 @@ from planner.errors import InputError, InputIssue, describe
 SCHEMA_VERSION = "1.0"
 HOURS_PER_MONTH_DEFAULT = 730.0
 PROBABILITY_TOLERANCE = 1e-6
+_DEMAND_INDEX_KEY = "_demand_index"
+"""Where a Problem caches its Demand rows indexed by (scenario, workload) and month: the rows and first
+month it was built from, and the index."""
 MAX_TOKENS_PER_MONTH = 1e19
 """Most tokens a month one cell may hold. The model counts tokens in trillions (Ttok), and demand sits
 in the same row as the unit coefficient of served tokens: 1e19 tokens is 1e7 Ttok, the widest range
@@ -478,17 +481,27 @@ class Problem(BaseModel):
 
     def demand_tokens(self, scenario: str, workload: str) -> list[float]:
         """Tokens demanded per month of the horizon for one (scenario, workload)."""
-        explicit = {
-            self.month_index(row.month): row.tokens_per_month
-            for row in self.demand
-            if row.scenario == scenario and row.workload == workload
-        }
+        explicit = self._explicit_demand().get((scenario, workload))
         months = self.settings.months
         if explicit:
             return [explicit.get(t, 0.0) for t in range(months)]
         base = _by_name(self.workloads)[workload].base_tokens_per_month or 0.0
         growth = _by_name(self.scenarios)[scenario].growth_multiple_per_year or 1.0
         return [base * growth ** (t / 12.0) for t in range(months)]
+
+    def _explicit_demand(self) -> dict[tuple[str, str], dict[int, float]]:
+        """The Demand rows by (scenario, workload) and month index, indexed once (a copy of the problem
+        with other rows or another first month indexes its own)."""
+        # Kept in __dict__ under a non-field key: pydantic compares private attributes in ==, so a
+        # PrivateAttr cache would make a problem differ from its own copy once one of them was indexed.
+        cached = self.__dict__.get(_DEMAND_INDEX_KEY)
+        if cached is not None and cached[0] is self.demand and cached[1] == self.settings.first_month:
+            return cached[2]
+        index: dict[tuple[str, str], dict[int, float]] = {}
+        for row in self.demand:
+            index.setdefault((row.scenario, row.workload), {})[self.month_index(row.month)] = row.tokens_per_month
+        self.__dict__[_DEMAND_INDEX_KEY] = (self.demand, self.settings.first_month, index)
+        return index
 
     def power_cap_mw(self, site: str) -> list[float]:
         """Facility power cap per month of the horizon, with SitePower steps applied."""

@@ -19,17 +19,8 @@ import pyomo.environ as pyo
 from pyomo.common.collections import ComponentMap
 from pyomo.common.errors import InfeasibleConstraintException
 
-from planner.highs import (
-    CompiledModel,
-    HighsModel,
-    MipProgress,
-    MipProgressHook,
-    ModelRefusedError,
-    RunOutcome,
-    _ProgressRelay,
-    compile_model,
-    load_values,
-)
+from planner.compile import CompiledModel, compile_model, load_values
+from planner.highs import HighsModel, MipProgress, MipProgressHook, ModelRefusedError, RunOutcome, _ProgressRelay
 from planner.model import build_model, update_parameters
 from planner.model.data import USD_PER_UNIT
 from planner.model.leases import lease_fixings
@@ -196,9 +187,11 @@ class Planner:
             self._last_values = outcome.values
         extract_started = time.perf_counter()
         self.progress("extracting results")
-        load_values(highs.compiled.columns, outcome.values)
+        compiled, values = highs.compiled, outcome.values
+        load_values(compiled.columns, values)
         result = extract(self.model, self.problem, status=outcome.status, message=message,
-                         best_bound_musd=outcome.bound, mip_gap=outcome.gap)
+                         best_bound_musd=outcome.bound, mip_gap=outcome.gap,
+                         expression_values=lambda component: compiled.values(component, values))
         timings["extract_seconds"] = time.perf_counter() - extract_started
         if marginal_values:
             duals_started = time.perf_counter()
@@ -222,7 +215,7 @@ class Planner:
 
     def _tie_break_vector(self, compiled: CompiledModel) -> np.ndarray:
         if self._tie_break is None or self._tie_break[0] != id(compiled):
-            self._tie_break = (id(compiled), compiled.linear_values(self.model.tie_break_musd.expr))
+            self._tie_break = (id(compiled), compiled.linear_values(self.model.tie_break_musd))
         return self._tie_break[1]
 
     def _without_plan(self, status: str, message: str, diagnose: bool, timings: dict[str, float],
