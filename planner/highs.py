@@ -104,7 +104,7 @@ def relative_gap(primal: float | None, bound: float | None) -> float:
     return abs(primal - bound) / max(abs(primal), 1e-9)
 
 
-class _ProgressRelay:
+class ProgressRelay:
     """HiGHS MIP callbacks -> :class:`MipProgress`, at most every ``MIP_PROGRESS_INTERVAL_SECONDS``.
 
     An exception raised by the hook stops the search (through the interrupt callback) and is raised
@@ -258,10 +258,12 @@ class HighsModel:
             return False
         if new.num_columns != old.num_columns:
             return False
+        position = {id(v): j for j, v in enumerate(old.columns)}
         try:
-            order = np.fromiter((old.column_of(v) for v in new.columns), dtype=np.int64, count=new.num_columns)
+            order = np.fromiter((position[id(v)] for v in new.columns), dtype=np.int64, count=new.num_columns)
         except KeyError:
             return False
+        del position
         if not np.array_equal(np.sort(order), np.arange(old.num_columns)):
             return False
         new = in_column_order(new, order)
@@ -293,7 +295,7 @@ class HighsModel:
             self.highs.changeColsBounds(columns.size, columns.astype(np.int32), lower, upper)
 
     def run(self, *, time_limit_seconds: float, mip_gap: float, relax: bool = False,
-            start: np.ndarray | None = None, progress: _ProgressRelay | None = None) -> RunOutcome:
+            start: np.ndarray | None = None, progress: ProgressRelay | None = None) -> RunOutcome:
         """Solve (the LP relaxation with ``relax``), warm-started from ``start`` when given."""
         h = self.highs
         self._set("time_limit", float(time_limit_seconds))
