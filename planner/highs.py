@@ -270,14 +270,16 @@ class HighsModel:
         if not np.array_equal(new.integer, old.integer):
             return False
         h = self.highs
+        self.numerics = new.numerics_concern()
         changed = np.flatnonzero(new.cost != old.cost)
         if changed.size:
-            h.changeColsCost(changed.size, changed.astype(np.int32), new.cost[changed])
+            self._check(h.changeColsCost(changed.size, changed.astype(np.int32), new.cost[changed]), "costs")
         if new.offset != old.offset:
-            h.changeObjectiveOffset(new.offset)
+            self._check(h.changeObjectiveOffset(new.offset), "the objective offset")
         changed = np.flatnonzero((new.row_lower != old.row_lower) | (new.row_upper != old.row_upper))
         if changed.size:
-            h.changeRowsBounds(changed.size, changed.astype(np.int32), new.row_lower[changed], new.row_upper[changed])
+            self._check(h.changeRowsBounds(changed.size, changed.astype(np.int32), new.row_lower[changed],
+                                           new.row_upper[changed]), "row bounds")
         changed = np.flatnonzero((new.col_lower != old.col_lower) | (new.col_upper != old.col_upper))
         self.set_column_bounds(changed, new.col_lower[changed], new.col_upper[changed])
         difference = (new.matrix - old.matrix).tocoo()
@@ -285,14 +287,20 @@ class HighsModel:
         if rows.size:
             values = np.asarray(new.matrix.tocsr()[rows, cols]).ravel()
             for i, j, value in zip(rows.tolist(), cols.tolist(), values.tolist(), strict=True):
-                h.changeCoeff(i, j, value)
+                self._check(h.changeCoeff(i, j, value), "a coefficient")
         self.compiled = new
-        self.numerics = new.numerics_concern()
         return True
+
+    def _check(self, status: Any, what: str) -> None:
+        if status == highspy.HighsStatus.kError:
+            reason = self.numerics or "no reason given"
+            prefix = "numerical trouble: " if self.numerics else ""
+            raise ModelRefusedError(f"{prefix}HiGHS refused the new {what}: {reason}")
 
     def set_column_bounds(self, columns: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
         if columns.size:
-            self.highs.changeColsBounds(columns.size, columns.astype(np.int32), lower, upper)
+            self._check(self.highs.changeColsBounds(columns.size, columns.astype(np.int32), lower, upper),
+                        "column bounds")
 
     def run(self, *, time_limit_seconds: float, mip_gap: float, relax: bool = False,
             start: np.ndarray | None = None, progress: ProgressRelay | None = None) -> RunOutcome:

@@ -82,16 +82,20 @@ class Planner:
         if not update_parameters(self.model, problem):
             return False
         self.problem = problem
-        if self._highs is not None:
-            try:
-                with _pyomo_quiet():
-                    compiled = compile_model(self.model)
-            except InfeasibleConstraintException:
-                self._highs = None  # the next solve compiles again and reports the infeasibility
-                return True
+        if self._highs is None or self._highs.compiled is None:
+            return True  # the first solve hands the new numbers over
+        old = self._highs.compiled
+        try:
+            with _pyomo_quiet():
+                compiled = compile_model(self.model)
             if not self._highs.push(compiled):
-                self._highs.load(compiled)
-            self._apply_fixings()
+                self._highs.load(compiled)  # other rows or columns: hand the whole model over again
+                self._last_values = _remapped(self._last_values, old.columns, compiled.columns)
+        except (InfeasibleConstraintException, ModelRefusedError):
+            self._highs = None  # the next solve hands the model over again and reports the verdict
+            self._last_values = None
+            return True
+        self._apply_fixings()
         return True
 
     def fix_leases(self, blocks: dict[tuple[str, int], float]) -> None:
@@ -276,6 +280,14 @@ class Planner:
             # A tail scenario's cost also carries CVaR weight: the dual of its excess row.
             values["cvar_excess"] = {s: abs(v) for s, v in by_index(m.cvar_excess_def).items()}
         return values
+
+
+def _remapped(values: np.ndarray | None, old: list[Any], new: list[Any]) -> np.ndarray | None:
+    """A solution over the columns ``old`` moved onto the columns ``new`` (0 where a column is new)."""
+    if values is None:
+        return None
+    by_variable = {id(var): value for var, value in zip(old, values.tolist(), strict=True)}
+    return np.array([by_variable.get(id(var), 0.0) for var in new])
 
 
 def solve(problem: Problem, *, time_limit_seconds: float | None = None, mip_gap: float | None = None,
