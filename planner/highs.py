@@ -25,6 +25,8 @@ import pyomo.environ as pyo
 from planner.compile import INF, CompiledModel, compile_model, in_column_order, load_values
 
 LOG_TAIL_LINES = 40
+COLUMN_WISE = int(highspy.MatrixFormat.kColwise)
+MINIMIZE = int(highspy.ObjSense.kMinimize)
 
 _Status = highspy.HighsModelStatus
 STATUS_BY_MODEL_STATUS: dict[Any, tuple[str, str]] = {
@@ -199,7 +201,11 @@ def _new_highs() -> highspy.Highs:
     if _banner_silenced:
         return highspy.Highs()
     sys.stdout.flush()
-    saved = os.dup(1)
+    _banner_silenced = True
+    try:
+        saved = os.dup(1)
+    except OSError:  # no standard output to protect
+        return highspy.Highs()
     try:
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), 1)
@@ -207,7 +213,6 @@ def _new_highs() -> highspy.Highs:
     finally:
         os.dup2(saved, 1)
         os.close(saved)
-    _banner_silenced = True
     return highs
 
 
@@ -236,7 +241,7 @@ class HighsModel:
         matrix = compiled.matrix
         with self._log() as tail:
             status = self.highs.passModel(
-                compiled.num_columns, compiled.num_rows, int(matrix.nnz), 1, 1, compiled.offset,
+                compiled.num_columns, compiled.num_rows, int(matrix.nnz), COLUMN_WISE, MINIMIZE, compiled.offset,
                 compiled.cost, compiled.col_lower, compiled.col_upper, compiled.row_lower, compiled.row_upper,
                 matrix.indptr.astype(np.int32, copy=False), matrix.indices.astype(np.int32, copy=False),
                 matrix.data, compiled.integer.astype(np.int32),
