@@ -378,6 +378,20 @@ TABLE_FIELD: dict[str, str] = {
 """Sheet name -> ``Problem`` attribute."""
 
 
+class _Memo:
+    """A cache slot on a frozen model that takes no part in its equality (two problems with the same
+    data are equal whether or not either has filled its cache)."""
+
+    __slots__ = ("value",)
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        self.value: Any = None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Memo)
+
+
 class Problem(BaseModel):
     """A complete, validated planning problem. Construction checks every cross-table rule and
     raises :class:`InputError` with all issues found (located by table, row index and column)."""
@@ -399,8 +413,7 @@ class Problem(BaseModel):
     policies: list[Policy] = []
     policy_effects: list[PolicyEffect] = []
 
-    _demand_index: tuple[list[DemandRow], str, dict[tuple[str, str], dict[int, float]]] | None = PrivateAttr(
-        default=None)
+    _demand_index: _Memo = PrivateAttr(default_factory=_Memo)
     """(the Demand rows and first month it was built from, (scenario, workload) -> month -> tokens)."""
 
     @model_validator(mode="after")
@@ -457,13 +470,13 @@ class Problem(BaseModel):
     def _explicit_demand(self) -> dict[tuple[str, str], dict[int, float]]:
         """The Demand rows by (scenario, workload) and month index, indexed once (a copy of the problem
         with other rows or another first month indexes its own)."""
-        cached = self._demand_index
+        cached = self._demand_index.value
         if cached is not None and cached[0] is self.demand and cached[1] == self.settings.first_month:
             return cached[2]
         index: dict[tuple[str, str], dict[int, float]] = {}
         for row in self.demand:
             index.setdefault((row.scenario, row.workload), {})[self.month_index(row.month)] = row.tokens_per_month
-        self._demand_index = (self.demand, self.settings.first_month, index)
+        self._demand_index.value = (self.demand, self.settings.first_month, index)
         return index
 
     def power_cap_mw(self, site: str) -> list[float]:
