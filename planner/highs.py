@@ -25,6 +25,8 @@ import pyomo.environ as pyo
 from planner.compile import INF, CompiledModel, compile_model, in_column_order, load_values
 
 LOG_TAIL_LINES = 40
+COLUMN_WISE = int(highspy.MatrixFormat.kColwise)
+MINIMIZE = int(highspy.ObjSense.kMinimize)
 
 _Status = highspy.HighsModelStatus
 STATUS_BY_MODEL_STATUS: dict[Any, tuple[str, str]] = {
@@ -104,7 +106,7 @@ def relative_gap(primal: float | None, bound: float | None) -> float:
     return abs(primal - bound) / max(abs(primal), 1e-9)
 
 
-class _ProgressRelay:
+class ProgressRelay:
     """HiGHS MIP callbacks -> :class:`MipProgress`, at most every ``MIP_PROGRESS_INTERVAL_SECONDS``.
 
     An exception raised by the hook stops the search (through the interrupt callback) and is raised
@@ -199,7 +201,11 @@ def _new_highs() -> highspy.Highs:
     if _banner_silenced:
         return highspy.Highs()
     sys.stdout.flush()
-    saved = os.dup(1)
+    _banner_silenced = True
+    try:
+        saved = os.dup(1)
+    except OSError:  # no standard output to protect
+        return highspy.Highs()
     try:
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), 1)
@@ -207,7 +213,6 @@ def _new_highs() -> highspy.Highs:
     finally:
         os.dup2(saved, 1)
         os.close(saved)
-    _banner_silenced = True
     return highs
 
 
@@ -236,7 +241,7 @@ class HighsModel:
         matrix = compiled.matrix
         with self._log() as tail:
             status = self.highs.passModel(
-                compiled.num_columns, compiled.num_rows, int(matrix.nnz), 1, 1, compiled.offset,
+                compiled.num_columns, compiled.num_rows, int(matrix.nnz), COLUMN_WISE, MINIMIZE, compiled.offset,
                 compiled.cost, compiled.col_lower, compiled.col_upper, compiled.row_lower, compiled.row_upper,
                 matrix.indptr.astype(np.int32, copy=False), matrix.indices.astype(np.int32, copy=False),
                 matrix.data, compiled.integer.astype(np.int32),
@@ -258,24 +263,28 @@ class HighsModel:
             return False
         if new.num_columns != old.num_columns:
             return False
+        position = {id(v): j for j, v in enumerate(old.columns)}
         try:
-            order = np.fromiter((old.column_of(v) for v in new.columns), dtype=np.int64, count=new.num_columns)
+            order = np.fromiter((position[id(v)] for v in new.columns), dtype=np.int64, count=new.num_columns)
         except KeyError:
             return False
+        del position
         if not np.array_equal(np.sort(order), np.arange(old.num_columns)):
             return False
         new = in_column_order(new, order)
         if not np.array_equal(new.integer, old.integer):
             return False
         h = self.highs
+        self.numerics = new.numerics_concern()
         changed = np.flatnonzero(new.cost != old.cost)
         if changed.size:
-            h.changeColsCost(changed.size, changed.astype(np.int32), new.cost[changed])
+            self._check(h.changeColsCost(changed.size, changed.astype(np.int32), new.cost[changed]), "costs")
         if new.offset != old.offset:
-            h.changeObjectiveOffset(new.offset)
+            self._check(h.changeObjectiveOffset(new.offset), "the objective offset")
         changed = np.flatnonzero((new.row_lower != old.row_lower) | (new.row_upper != old.row_upper))
         if changed.size:
-            h.changeRowsBounds(changed.size, changed.astype(np.int32), new.row_lower[changed], new.row_upper[changed])
+            self._check(h.changeRowsBounds(changed.size, changed.astype(np.int32), new.row_lower[changed],
+                                           new.row_upper[changed]), "row bounds")
         changed = np.flatnonzero((new.col_lower != old.col_lower) | (new.col_upper != old.col_upper))
         self.set_column_bounds(changed, new.col_lower[changed], new.col_upper[changed])
         difference = (new.matrix - old.matrix).tocoo()
@@ -283,17 +292,23 @@ class HighsModel:
         if rows.size:
             values = np.asarray(new.matrix.tocsr()[rows, cols]).ravel()
             for i, j, value in zip(rows.tolist(), cols.tolist(), values.tolist(), strict=True):
-                h.changeCoeff(i, j, value)
+                self._check(h.changeCoeff(i, j, value), "a coefficient")
         self.compiled = new
-        self.numerics = new.numerics_concern()
         return True
+
+    def _check(self, status: Any, what: str) -> None:
+        if status == highspy.HighsStatus.kError:
+            reason = self.numerics or "no reason given"
+            prefix = "numerical trouble: " if self.numerics else ""
+            raise ModelRefusedError(f"{prefix}HiGHS refused the new {what}: {reason}")
 
     def set_column_bounds(self, columns: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
         if columns.size:
-            self.highs.changeColsBounds(columns.size, columns.astype(np.int32), lower, upper)
+            self._check(self.highs.changeColsBounds(columns.size, columns.astype(np.int32), lower, upper),
+                        "column bounds")
 
     def run(self, *, time_limit_seconds: float, mip_gap: float, relax: bool = False,
-            start: np.ndarray | None = None, progress: _ProgressRelay | None = None) -> RunOutcome:
+            start: np.ndarray | None = None, progress: ProgressRelay | None = None) -> RunOutcome:
         """Solve (the LP relaxation with ``relax``), warm-started from ``start`` when given."""
         h = self.highs
         self._set("time_limit", float(time_limit_seconds))

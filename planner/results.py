@@ -44,13 +44,22 @@ def _evaluated(component: Any) -> dict[Any, float]:
     HiGHS returns a value for): it raises rather than read as zero.
     """
     values = {}
+    read: Callable[[Any], Any] = _var_value if component.ctype is pyo.Var else _any_value
     for index, item in component.items():
-        value = pyo.value(item, exception=False)
+        value = read(item)
         if value is None:
             raise ValueError(f"{item.name} has no value after a solve with a plan: a variable was not "
                              "handed to the solver or its value was not read back")
         values[index] = value
     return values
+
+
+def _var_value(var: Any) -> float | None:
+    return var.value
+
+
+def _any_value(item: Any) -> float | None:
+    return pyo.value(item, exception=False)
 
 
 @dataclass

@@ -15,16 +15,22 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from planner.errors import InputError, InputIssue, describe
 
 SCHEMA_VERSION = "1.0"
 HOURS_PER_MONTH_DEFAULT = 730.0
 PROBABILITY_TOLERANCE = 1e-6
-_DEMAND_INDEX_KEY = "_demand_index"
-"""Where a Problem caches its Demand rows indexed by (scenario, workload) and month: the rows and first
-month it was built from, and the index."""
 MAX_TOKENS_PER_MONTH = 1e19
 """Most tokens a month one cell may hold. The model counts tokens in trillions (Ttok), and demand sits
 in the same row as the unit coefficient of served tokens: 1e19 tokens is 1e7 Ttok, the widest range
@@ -417,6 +423,20 @@ TABLE_FIELD: dict[str, str] = {
 """Sheet name -> ``Problem`` attribute."""
 
 
+class _Memo:
+    """A cache slot on a frozen model that takes no part in its equality (two problems with the same
+    data are equal whether or not either has filled its cache)."""
+
+    __slots__ = ("value",)
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        self.value: Any = None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Memo)
+
+
 class Problem(BaseModel):
     """A complete, validated planning problem. Construction checks every cross-table rule and
     raises :class:`InputError` with all issues found (located by table, row index and column)."""
@@ -437,6 +457,9 @@ class Problem(BaseModel):
     credits: list[Credit] = []
     policies: list[Policy] = []
     policy_effects: list[PolicyEffect] = []
+
+    _demand_index: _Memo = PrivateAttr(default_factory=_Memo)
+    """(the Demand rows and first month it was built from, (scenario, workload) -> month -> tokens)."""
 
     @model_validator(mode="after")
     def _cross_table_rules(self) -> Problem:
@@ -492,15 +515,13 @@ class Problem(BaseModel):
     def _explicit_demand(self) -> dict[tuple[str, str], dict[int, float]]:
         """The Demand rows by (scenario, workload) and month index, indexed once (a copy of the problem
         with other rows or another first month indexes its own)."""
-        # Kept in __dict__ under a non-field key: pydantic compares private attributes in ==, so a
-        # PrivateAttr cache would make a problem differ from its own copy once one of them was indexed.
-        cached = self.__dict__.get(_DEMAND_INDEX_KEY)
+        cached = self._demand_index.value
         if cached is not None and cached[0] is self.demand and cached[1] == self.settings.first_month:
             return cached[2]
         index: dict[tuple[str, str], dict[int, float]] = {}
         for row in self.demand:
             index.setdefault((row.scenario, row.workload), {})[self.month_index(row.month)] = row.tokens_per_month
-        self.__dict__[_DEMAND_INDEX_KEY] = (self.demand, self.settings.first_month, index)
+        self._demand_index.value = (self.demand, self.settings.first_month, index)
         return index
 
     def power_cap_mw(self, site: str) -> list[float]:

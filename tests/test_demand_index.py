@@ -31,3 +31,10 @@ def test_a_copy_with_other_rows_or_months_indexes_its_own() -> None:
     later = problem.model_copy(update={"settings": problem.settings.model_copy(update={"first_month": month(1)})})
     assert later.demand_tokens("a", WORKLOAD) == [gpus_worth(2.0), 0.0]
     assert problem.demand_tokens("a", WORKLOAD) == [gpus_worth(1.0), gpus_worth(2.0)]
+
+
+def test_the_index_takes_no_part_in_equality() -> None:
+    indexed, fresh = tiny([1.0, 2.0]), tiny([1.0, 2.0])
+    indexed.demand_tokens("base", WORKLOAD)
+    assert indexed == fresh
+    assert indexed != tiny([1.0, 3.0])

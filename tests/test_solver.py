@@ -57,6 +57,21 @@ def test_update_pushes_new_numbers_in_place_and_warm_starts(monkeypatch) -> None
     assert again.timings["load_seconds"] == 0.0
 
 
+def test_update_hands_the_whole_model_over_when_it_cannot_push(monkeypatch) -> None:
+    """Should the recompiled model differ in rows or columns, it is handed over again in full, and the
+    last plan still starts the search (moved onto the new columns)."""
+    monkeypatch.setattr(HighsModel, "push", lambda self, compiled: False)
+    monkeypatch.setattr(planner.highs, "LOG_TAIL_LINES", 10_000)
+    problem = realistic(6, mip_gap=0.0)
+    p = Planner(problem)
+    p.solve(marginal_values=False)
+    changed = with_dearer_leases(problem, 1.1)
+    assert p.update(changed)
+    again = p.solve(marginal_values=False)
+    assert any("MIP start solution is feasible" in line for line in again.solver_log_tail)
+    assert again.objective_usd == pytest.approx(solve(changed, marginal_values=False).objective_usd, rel=REL)
+
+
 def test_update_refuses_a_structural_change() -> None:
     problem = tiny([1.0, 2.0], offers=[lease(term=2)])
     p = Planner(problem)
