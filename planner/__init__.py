@@ -24,6 +24,7 @@ _LAZY = {
     "UncertaintyAnalysis": "planner.uncertainty",
     "write_report": "planner.report",
     "Problem": "planner.schema",
+    "sweep": "planner.sweeps",
 }
 
 
@@ -34,4 +35,4 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = ["InputError", "InputIssue", "PlanResult", "Planner", "Problem", "UncertaintyAnalysis", "__version__",
-           "analyse", "load", "solve", "write_report"]
+           "analyse", "load", "solve", "sweep", "write_report"]
