@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from planner.errors import InputError
 from planner.schema import Problem
@@ -43,12 +43,13 @@ class SweepProgress:
 
 
 Progress = Callable[[SweepProgress], None]
+Order = Literal["nearest", "given"]
 Spec = Sweep | Target | str | Mapping[str, Any] | Iterable[Sweep | Target | str | Mapping[str, Any]]
 
 
 def sweep(problem: Problem, spec: Spec, *, workers: int | None = None, scheduler: Any = None,
           time_limit_seconds: float | None = None, mip_gap: float | None = None, threads: int | None = None,
-          reuse_model: bool = True, refine: int = 0, diagnose: bool = True,
+          reuse_model: bool = True, order: Order = "nearest", refine: int = 0, diagnose: bool = True,
           progress: Progress | None = None) -> SweepResult:
     """Solve ``problem`` at every point of ``spec``; return a :class:`SweepResult` (``.runs``).
 
@@ -58,23 +59,20 @@ def sweep(problem: Problem, spec: Spec, *, workers: int | None = None, scheduler
     (``tcp://host:8786``) or a ``distributed.Client``. ``threads``: HiGHS threads per worker
     (default 1 on Dask workers). ``time_limit_seconds`` and ``mip_gap`` apply to each point
     (default: the input's Settings). ``reuse_model=False`` builds every point from scratch.
+    ``order``: ``nearest`` walks the points nearest neighbour first from the base; ``given`` keeps
+    the spec's order.
     ``refine``: rounds of bisection between neighbouring one-at-a-time values whose lease plans
     differ, to pin the break-even value. Raises :class:`InputError` for a bad spec.
     """
     started = time.perf_counter()
+    if order not in ("nearest", "given"):
+        raise ValueError(f"order: found {order!r}; expected 'nearest' or 'given'")
     sweeps = as_sweeps(spec)
     issues = check_sweeps(problem, sweeps)
     if issues:
         raise InputError(issues, source="the sweep")
     points = expand(sweeps)
     outcomes: dict[int, Outcome] = {}
-    runnable: list[Point] = []
-    for point in points:
-        try:
-            apply_changes(problem, point.changes)
-            runnable.append(point)
-        except PointError as error:
-            outcomes[point.run] = invalid_outcome(point, str(error))
     total = len(points)
 
     def record(point: Point, outcome: Outcome) -> None:
@@ -85,18 +83,26 @@ def sweep(problem: Problem, spec: Spec, *, workers: int | None = None, scheduler
             remaining = elapsed / done * (total - done) if done else None
             progress(SweepProgress(done, total, elapsed, remaining, point, outcome))
 
+    runnable: list[Point] = []
+    for point in points:
+        try:
+            apply_changes(problem, point.changes)
+            runnable.append(point)
+        except PointError as error:
+            record(point, invalid_outcome(point, str(error)))
+
     options = RunOptions(time_limit_seconds=time_limit_seconds, mip_gap=mip_gap, threads=threads,
                          reuse_model=reuse_model, diagnose=diagnose)
     count = _worker_count(workers, scheduler, len(runnable))
     with make_runner(count, scheduler, threads) as runner:
-        _run_ordered(runner, problem, runnable, options, record)
+        _run_ordered(runner, problem, runnable, options, record, order)
         for _ in range(refine):
             extra = refinement_points(problem, points, outcomes)
             if not extra:
                 break
             points += extra
             total += len(extra)
-            _run_ordered(runner, problem, extra, options, record)
+            _run_ordered(runner, problem, extra, options, record, order)
     return SweepResult(problem=problem, sweeps=sweeps, points=points, outcomes=outcomes,
                        seconds=time.perf_counter() - started, workers=runner.description)
 
@@ -112,13 +118,14 @@ def _worker_count(workers: int | None, scheduler: Any, points: int) -> int:
 
 
 def _run_ordered(runner: Runner, problem: Problem, points: list[Point], options: RunOptions,
-                 record: Callable[[Point, Outcome], None]) -> None:
-    """Order ``points`` as a nearest-neighbour tour (from the base when it is among them) and run
-    them as one chain per worker."""
+                 record: Callable[[Point, Outcome], None], order: Order) -> None:
+    """Order ``points`` as a nearest-neighbour tour from the first (the base run, when it is among
+    them) and run them as one chain per worker."""
     if not points:
         return
-    order = nearest_neighbour_order(coordinates(problem, points), start=0)
-    chains = split_chains(order, runner.slots)
+    tour = (nearest_neighbour_order(coordinates(problem, points), start=0) if order == "nearest"
+            else list(range(len(points))))
+    chains = split_chains(tour, runner.slots)
     runner.run(problem, [[points[i] for i in chain] for chain in chains], options, record)
 
 

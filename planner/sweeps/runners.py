@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import pickle
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -130,7 +131,6 @@ class DaskRunner:
         self._client: Any = None
         self._cluster: Any = None
         self._owns_client = False
-        self._base: tuple[int, Any] | None = None
 
     def __enter__(self) -> DaskRunner:
         from distributed import Client
@@ -168,29 +168,32 @@ class DaskRunner:
             if self._cluster is not None:
                 self._cluster.close()
 
-    def _base_future(self, problem: Problem) -> Any:
-        if self._base is None or self._base[0] != id(problem):
-            self._base = (id(problem), self._client.scatter(problem, broadcast=True, hash=False))
-        return self._base[1]
-
     def run(self, problem: Problem, chains: list[list[Point]], options: RunOptions, record: Record) -> None:
         from distributed import as_completed
 
         options = _with_threads(options, self.threads)
-        base = self._base_future(problem)
+        # The base problem travels pickled with every task (small beside a model): a scattered copy
+        # would be lost with the last worker holding it.
+        base = pickle.dumps(problem, protocol=pickle.HIGHEST_PROTOCOL)
         queues = [deque(chain) for chain in chains]
         running: dict[Any, tuple[int, Point]] = {}
         pending = as_completed(loop=self._client.loop)
 
         def submit(queue: int, worker: str | None) -> None:
-            point = queues[queue].popleft()
-            # Prefer the worker that holds the chain's model; any other will do if it is gone.
-            placement = {"workers": [worker], "allow_other_workers": True} if worker else {}
-            future = self._client.submit(run_point, self.sweep_id, base, point, options,
-                                         key=f"sweep-{self.sweep_id[:12]}-run-{point.run}", retries=0, pure=False,
-                                         **placement)
-            running[future] = (queue, point)
-            pending.add(future)
+            while queues[queue]:
+                point = queues[queue].popleft()
+                # Prefer the worker that holds the chain's model; any other will do if it is gone.
+                placement = {"workers": [worker], "allow_other_workers": True} if worker else {}
+                try:
+                    future = self._client.submit(run_point, self.sweep_id, base, point, options,
+                                                 key=f"sweep-{self.sweep_id[:12]}-run-{point.run}", retries=0,
+                                                 pure=False, **placement)
+                except Exception as error:  # the scheduler is gone: every point left gets its reason
+                    record(point, error_outcome(point, f"could not submit to Dask: {type(error).__name__}: {error}"))
+                    continue
+                running[future] = (queue, point)
+                pending.add(future)
+                return
 
         for queue in range(len(queues)):
             if queues[queue]:

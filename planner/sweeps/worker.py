@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import pickle
 import threading
 import time
 import traceback
@@ -32,6 +33,8 @@ MODELS_KEPT = 2
 
 _MODELS: OrderedDict[str, Planner] = OrderedDict()
 """The worker's built models, by sweep id (process-local: each Dask worker has its own)."""
+_BASES: OrderedDict[str, Problem] = OrderedDict()
+"""The sweep's base problem, unpickled once per worker."""
 _ONE_AT_A_TIME = threading.Lock()
 """Pyomo and the solver's log capture are not thread-safe: a worker process with several threads
 solves one point at a time (give workers one thread each)."""
@@ -98,8 +101,9 @@ def error_outcome(point: Point, reason: str, worker: str = "") -> Outcome:
 
 
 def forget(sweep_id: str) -> None:
-    """Drop a sweep's model from this process (called on every worker when a sweep ends)."""
+    """Drop a sweep's model and base problem from this process (on every worker when a sweep ends)."""
     _MODELS.pop(sweep_id, None)
+    _BASES.pop(sweep_id, None)
 
 
 def _planner_for(sweep_id: str, problem: Problem, options: RunOptions) -> tuple[Planner, bool, bool]:
@@ -118,9 +122,19 @@ def _planner_for(sweep_id: str, problem: Problem, options: RunOptions) -> tuple[
     return fresh, False, planner is not None
 
 
-def run_point(sweep_id: str, base: Problem, point: Point, options: RunOptions) -> Outcome:
-    """Solve one point (on a Dask worker or in this process) and summarise it."""
+def run_point(sweep_id: str, base: Problem | bytes, point: Point, options: RunOptions) -> Outcome:
+    """Solve one point (on a Dask worker or in this process) and summarise it.
+
+    ``base`` is the problem, or the problem pickled once by the coordinator (sent with every task,
+    so that a worker that replaces a dead one finds it; unpickled once per sweep and worker).
+    """
     with _ONE_AT_A_TIME:
+        if isinstance(base, bytes):
+            if sweep_id not in _BASES:
+                _BASES[sweep_id] = pickle.loads(base)  # bytes our own coordinator pickled
+                while len(_BASES) > MODELS_KEPT:
+                    _BASES.popitem(last=False)
+            base = _BASES[sweep_id]
         return _run_point(sweep_id, base, point, options)
 
 
