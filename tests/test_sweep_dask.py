@@ -78,7 +78,7 @@ def hand_started_cluster(tmp_path: Path) -> Iterator[str]:
     worker without a nanny, so that stopping it is quick)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     scheduler_file = tmp_path / "scheduler.json"
-    common = ["--scheduler-file", str(scheduler_file), "--no-dashboard"]
+    common = ["--scheduler-file", str(scheduler_file), "--no-dashboard", "--dashboard-address", ":0"]
     processes: list[subprocess.Popen[bytes]] = []
     logs = [open(tmp_path / name, "wb") for name in ("scheduler.log", "worker.log")]  # noqa: SIM115
     try:

@@ -92,8 +92,9 @@ def start_local_cluster(workers: int) -> Any:
     from distributed import LocalCluster
 
     with dask.config.set(LOCAL_CLUSTER_CONFIG):
+        # No dashboard; the scheduler's HTTP endpoints on any free port (8787 may be another cluster's).
         return LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True, dashboard_address=None,
-                            silence_logs=logging.ERROR)
+                            scheduler_kwargs={"dashboard_address": ":0"}, silence_logs=logging.ERROR)
 
 
 @contextlib.contextmanager
@@ -151,6 +152,7 @@ class DaskRunner:
             raise RuntimeError(f"no Dask worker joined the scheduler at {self._client.scheduler.address} "
                                f"within {CONNECT_TIMEOUT_SECONDS:.0f} s") from None
         self.slots = max(len(self._client.scheduler_info(n_workers=-1).get("workers", {})), 1)
+        self._client.run(_warm_up)
         where = "a local Dask cluster" if self._cluster is not None else f"Dask at {self._client.scheduler.address}"
         self.description = f"{self.slots} worker process{'es' if self.slots != 1 else ''} on {where}"
         return self
@@ -207,6 +209,12 @@ class DaskRunner:
                 _take_over(queues, queue)
             if queues[queue]:
                 submit(queue, outcome.worker if outcome.worker.startswith(("tcp://", "tls://", "inproc://")) else None)
+
+
+def _warm_up() -> None:
+    """Run on every worker at the start: unpickling this function imported the solver stack, so
+    the first point's time is the point's own."""
+    return None
 
 
 def _take_over(queues: list[deque[Point]], idle: int) -> None:
