@@ -72,6 +72,13 @@ def test_runs_table_columns_and_changes(price_sweep: Any) -> None:
     assert set(runs["worker"]) == {"local"}
 
 
+def test_overview_has_the_change_against_base(price_sweep: Any) -> None:
+    overview = price_sweep.overview()
+    assert overview["change_vs_base_usd"].tolist() == pytest.approx([0, 0, 43_800, 73_000, 102_200, 102_200])
+    assert list(overview.columns) == ["run", "sweep", "changes", "status", "expected_cost_usd", "change_vs_base_usd",
+                                      "new_lease_commitment_usd", "share_served", "seconds", "reason"]
+
+
 def test_leases_of_every_point_in_long_format(price_sweep: Any) -> None:
     leases = price_sweep.leases()
     assert leases[["run", "offer_id", "start_month", "blocks"]].values.tolist() == [

@@ -4,12 +4,13 @@ applied to a problem (through full validation)."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 from factory import lease, realistic, tiny
 
 from planner.errors import InputError
-from planner.sweeps import MAX_GRID_POINTS, Sweep, Target, as_sweeps, parse_vary, sweep_from_vary
+from planner.sweeps import MAX_GRID_POINTS, Sweep, Target, as_sweeps, parse_vary, sweep_from_vary, sweeps_from_rows
 from planner.sweeps.apply import PointError, apply_changes, base_value, check_sweeps, select_rows
 from planner.sweeps.points import coordinates, expand, nearest_neighbour_order, split_chains
 from planner.sweeps.spec import build_sweep, parse_values
@@ -312,3 +313,56 @@ def test_points_are_walked_nearest_first_from_the_base() -> None:
     assert values == ["base", 2.5, 3.0, 3.5, 1.5, 1.0]
     assert split_chains(order, 2) == [order[:3], order[3:]]
     assert split_chains(order, 10) == [[i] for i in order]
+
+
+# ---- sweeps from table rows (the workbook's Sweeps sheet) ---------------------------------------
+
+def sheet_row(number: int, **fields: Any) -> dict[str, Any]:
+    """A Sweeps sheet row: sweep, design, table, rows, column, mode, values, label in columns A..H."""
+    letters = dict(zip(["sweep", "design", "table", "rows", "column", "mode", "values", "label"], "ABCDEFGH",
+                       strict=True))
+    return {**fields, "location": f"Sweeps!A{number}",
+            "cells": {name: f"Sweeps!{letter}{number}" for name, letter in letters.items()}}
+
+
+def test_rows_group_into_sweeps_by_name() -> None:
+    rows = [
+        sheet_row(2, sweep="price", table="LeaseOffers", rows="L", column="price_usd_per_gpu_hour", mode="scale",
+                  values="0.7:1.3:3"),
+        sheet_row(3, sweep="mfu x price", design="grid", table="Settings", column="default_mfu", values="0.1, 0.2"),
+        sheet_row(4, sweep="mfu x price", table="LeaseOffers", rows="L", column="price_usd_per_gpu_hour",
+                  values=[2.0, 3.0], label="H100 price"),
+    ]
+    price, grid = sweeps_from_rows(rows)
+    assert (price.name, price.design, price.targets[0].values) == ("price", "one_at_a_time", [0.7, 1.0, 1.3])
+    assert (grid.name, grid.design, [t.name for t in grid.targets]) == (
+        "mfu x price", "grid", ["Settings.default_mfu", "H100 price"])
+    assert grid.size == 4
+
+
+def test_row_errors_name_the_cell() -> None:
+    rows = [
+        sheet_row(2, sweep="price", table="LeaseOffers", rows="L", column="price_usd_per_gpu_hour", values="2:3"),
+        sheet_row(3, sweep="", table="Settings", column="default_mfu", values=0.2),
+        sheet_row(4, sweep="mix", design="grid", table="Settings", column="default_mfu", values=0.2),
+        sheet_row(5, sweep="mix", design="one_at_a_time", table="Settings", column="mip_gap", values=0.2),
+        sheet_row(6, sweep="mix", table="Settings", column="mfu", mode="scale", values=2),
+    ]
+    with pytest.raises(InputError) as error:
+        sweeps_from_rows(rows)
+    assert issues_of(error) == [
+        "Sweeps!A3 (sweep): found empty; expected a sweep name (rows with the same name form one sweep)",
+        "Sweeps!B5 (design): found 'one_at_a_time'; expected grid (the design of sweep 'mix' on an earlier row)",
+        "Sweeps!G2 (values): found '2:3'; expected start:stop:count with numbers start and stop and a whole count >= 2 "
+        "(e.g. 2.0:3.2:7)",
+        "Sweeps!E6 (column): found 'mfu'; expected a Settings column (first_month, months, discount_rate_per_year, "
+        "hours_per_month, default_mfu, max_total_commitment_usd, max_provider_share, count_payments_beyond_horizon, "
+        "cvar_weight, cvar_alpha, time_limit_seconds, mip_gap)",
+    ]
+
+
+def test_reference_errors_name_the_cell_of_the_rows_column() -> None:
+    rows = [sheet_row(7, sweep="price", table="LeaseOffers", rows="Z", column="price_usd_per_gpu_hour", values=2)]
+    found = [str(issue) for issue in check_sweeps(tiny([1], offers=[lease("L")]), sweeps_from_rows(rows))]
+    assert found == ["Sweeps!D7 (rows): found 'Z'; expected one of the LeaseOffers ids (L), several separated by "
+                     "commas, * or a filter such as provider=..."]

@@ -19,7 +19,16 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from planner.sweeps.spec import MAX_GRID_POINTS, Sweep, Target, as_sweeps, parse_vary, sweep_from_vary
+from planner.sweeps.spec import (
+    MAX_GRID_POINTS,
+    Sweep,
+    Target,
+    as_sweeps,
+    build_sweep,
+    parse_vary,
+    sweep_from_vary,
+    sweeps_from_rows,
+)
 
 _LAZY = {
     "sweep": "planner.sweeps.engine",
@@ -35,5 +44,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'planner.sweeps' has no attribute {name!r}")
 
 
-__all__ = ["MAX_GRID_POINTS", "Sweep", "SweepProgress", "SweepResult", "Target", "as_sweeps", "local_cluster",
-           "parse_vary", "sweep", "sweep_from_vary"]
+__all__ = ["MAX_GRID_POINTS", "Sweep", "SweepProgress", "SweepResult", "Target", "as_sweeps", "build_sweep",
+           "local_cluster", "parse_vary", "sweep", "sweep_from_vary", "sweeps_from_rows"]

@@ -121,9 +121,9 @@ def check_sweeps(problem: Problem, sweeps: Sequence[Sweep]) -> list[InputIssue]:
     issues = []
     for sweep in sweeps:
         for target in sweep.targets:
-            sheet, _, cell = target.where.partition("!")
 
-            def add(column: str, found: str, expected: str, sheet: str = sheet, cell: str = cell) -> None:
+            def add(column: str, found: str, expected: str, target: Target = target) -> None:
+                sheet, _, cell = target.where(column).partition("!")
                 issues.append(InputIssue(sheet, column, found, expected, cell=cell or None))
 
             try:

@@ -120,6 +120,17 @@ class SweepResult:
         frame[numeric] = frame[numeric].astype(float)
         return frame
 
+    def overview(self) -> pd.DataFrame:
+        """The runs in brief, for a summary table: what changed, status, expected cost and its change
+        against the base run, new lease commitment, share served, seconds."""
+        runs = self.runs
+        base = runs.loc[runs["run"] == 0, "expected_cost_usd"]
+        base_cost = float(base.iloc[0]) if len(base) else float("nan")
+        frame = runs[["run", "sweep", "changes", "status", "expected_cost_usd", "new_lease_commitment_usd",
+                      "share_served", "seconds", "reason"]].copy()
+        frame.insert(5, "change_vs_base_usd", frame["expected_cost_usd"] - base_cost)
+        return frame
+
     def leases(self) -> pd.DataFrame:
         """The lease plan of every point with a plan, long format: run, sweep, point, changes, then
         the columns of :meth:`PlanResult.leases`."""

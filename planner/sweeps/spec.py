@@ -76,8 +76,8 @@ def parse_values(value: Any) -> Any:
     if isinstance(value, str):
         text = value.strip()
         match = _RANGE.match(text)
-        if match:
-            start, stop, count = (_number(part) for part in match.groups())
+        if match or ":" in text:
+            start, stop, count = (_number(part) for part in match.groups()) if match else (None, None, None)
             if start is None or stop is None or count is None or not count.is_integer() or count < 2:
                 raise ValueError("start:stop:count with numbers start and stop and a whole count >= 2 "
                                  "(e.g. 2.0:3.2:7)")
@@ -152,6 +152,8 @@ class Target(BaseModel):
     values: Values = Field(description="A list of values, or start:stop:count.")
     label: str | None = Field(None, description="Short name for tables and charts (default: the address).")
     location: str | None = Field(None, description="Where the target was written (for error messages).")
+    cells: dict[str, str] = Field(default_factory=dict, repr=False,
+                                  description="Cell of each field, e.g. {'values': 'Sweeps!G5'} (for error messages).")
 
     @model_validator(mode="before")
     @classmethod
@@ -215,9 +217,9 @@ class Target(BaseModel):
         """The label, or the address with the mode: the target's column header in result tables."""
         return self.label or self.address + MODE_WORDS[self.mode]
 
-    @property
-    def where(self) -> str:
-        return self.location or self.address
+    def where(self, field: str | None = None) -> str:
+        """Where to point an error about ``field``: its cell, the target's location, or its address."""
+        return (self.cells.get(field) if field else None) or self.location or self.address
 
     def vary_text(self) -> str:
         """The target in ``--vary`` form (values as a list)."""
@@ -264,6 +266,8 @@ class Sweep(BaseModel):
     targets: list[Target] = Field(min_length=1, description="What to vary.")
     design: Design = Field("one_at_a_time", description="one_at_a_time (tornado) or grid (heat map).")
     location: str | None = Field(None, description="Where the sweep was written (for error messages).")
+    cells: dict[str, str] = Field(default_factory=dict, repr=False,
+                                  description="Cell of each field, e.g. {'design': 'Sweeps!B4'} (for error messages).")
 
     @model_validator(mode="after")
     def _grid_is_bounded(self) -> Sweep:
@@ -338,6 +342,51 @@ def build_sweep(data: Mapping[str, Any] | Sweep) -> Sweep:
         raise InputError(spec_issues(error, data, where)) from None
 
 
+def sweeps_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[Sweep]:
+    """Sweeps from table rows, one target per row (the workbook's Sweeps sheet, a CSV, a DataFrame).
+
+    Each row holds ``sweep`` (the name; rows with the same name are one sweep), ``design`` (on any
+    row of the sweep), ``table``, ``rows``, ``column``, ``mode``, ``values`` and ``label``, and
+    optionally ``location`` (the row, e.g. ``Sweeps!A5``) and ``cells`` (field -> cell) so that
+    errors name the cell. Raises :class:`InputError` with every problem found.
+    """
+    grouped: dict[str, dict[str, Any]] = {}
+    issues: list[InputIssue] = []
+    target_fields = ("table", "rows", "column", "mode", "values", "label", "location", "cells")
+    for row in rows:
+        cells = dict(row.get("cells") or {})
+        name = str(row.get("sweep") or "").strip()
+        if not name:
+            where = cells.get("sweep") or row.get("location") or "Sweeps"
+            sheet, _, cell = str(where).partition("!")
+            issues.append(InputIssue(sheet, "sweep", "empty", "a sweep name (rows with the same name form one sweep)",
+                                     cell=cell or None))
+            continue
+        sweep = grouped.setdefault(name, {"name": name, "targets": [], "location": row.get("location"),
+                                          "cells": {"name": cells.get("sweep")} if cells.get("sweep") else {}})
+        design = str(row.get("design") or "").strip()
+        if design:
+            if "design" in sweep and sweep["design"] != design:
+                sheet, _, cell = str(cells.get("design") or row.get("location") or "Sweeps").partition("!")
+                issues.append(InputIssue(sheet, "design", describe(design),
+                                         f"{sweep['design']} (the design of sweep {name!r} on an earlier row)",
+                                         cell=cell or None))
+            elif "design" not in sweep:
+                sweep["design"] = design
+                if cells.get("design"):
+                    sweep["cells"]["design"] = cells["design"]
+        sweep["targets"].append({key: row[key] for key in target_fields if row.get(key) not in (None, "")})
+    sweeps = []
+    for data in grouped.values():
+        try:
+            sweeps.append(build_sweep(data))
+        except InputError as error:
+            issues += error.issues
+    if issues:
+        raise InputError(issues)
+    return sweeps
+
+
 def as_sweeps(spec: Sweep | Target | str | Mapping[str, Any] | Iterable[Any]) -> list[Sweep]:
     """Normalise what ``planner.sweep`` accepts: a Sweep, a Target, a ``--vary`` string, a mapping,
     or a list of those (loose targets and strings form one one-at-a-time sweep named ``vary``)."""
@@ -392,6 +441,9 @@ def spec_issues(error: ValidationError, raw: Mapping[str, Any], where: str) -> l
         else:
             expected = message[0].lower() + message[1:] if message else message
             found = found or describe(detail.get("input"))
+        cells = item.get("cells") if isinstance(item, Mapping) else None
+        if isinstance(cells, Mapping) and cells.get(column):
+            place = str(cells[column])
         sheet, _, cell = place.partition("!")
         issues.append(InputIssue(sheet, column, found, expected, cell=cell or None))
     return issues
