@@ -76,8 +76,8 @@ def select_rows(problem: Problem, target: Target) -> list[int]:
     if conditions is None or any(name not in columns for name, _, _ in conditions):
         if key is None:
             unknown = next((name for name, _, _ in conditions or [] if name not in columns), target.rows)
-            raise SelectionError(f"a filter on {target.table} columns ({', '.join(columns)}); "
-                                 f"{unknown!r} is not one")
+            known = ", ".join(name for name in columns if name != "notes")
+            raise SelectionError(f"a filter on {target.table} columns ({known}); {unknown!r} is not one")
         shown = ", ".join(ids[:12]) + (", ..." if len(ids) > 12 else "")
         raise SelectionError(f"one of the {target.table} ids ({shown}), several separated by commas, * or a "
                              f"filter such as {next(iter(c for c in columns if c != key))}=...")
