@@ -1,8 +1,9 @@
 """planner: optimization-based procurement planning for AI compute.
 
 The Python API: ``load`` a workbook into a validated ``Problem``, ``solve`` it into a ``PlanResult``
-(pandas DataFrames), keep a ``Planner`` to change numbers and re-solve in place, and ``analyse`` the
-value of hedging across scenarios (VSS, EVPI, regret).
+(pandas DataFrames), keep a ``Planner`` to change numbers and re-solve in place, ``analyse`` the
+value of hedging across scenarios (VSS, EVPI, regret), and ``sweep`` inputs over values
+(``planner.sweeps``: one row per run, tornado, break-even values; fanned out on Dask).
 """
 
 from __future__ import annotations

@@ -167,9 +167,14 @@ def _run_point(sweep_id: str, base: Problem, point: Point, options: RunOptions) 
 
 def summarise(result: PlanResult, run: int) -> Outcome:
     """The figures of one run from the result's public tables."""
-    reason = "" if result.status == "optimal" else result.message
-    outcome = Outcome(run=run, status=result.status, reason=reason,
-                      mip_gap=None if result.mip_gap is None or math.isnan(result.mip_gap) else result.mip_gap,
+    gap = None if result.mip_gap is None or math.isnan(result.mip_gap) else result.mip_gap
+    reason = result.message
+    if result.status == "optimal":
+        reason = ""
+    elif result.status == "time_limit":
+        reason = ("stopped at the time limit " + (f"with a gap of {gap:.2%}" if gap is not None else "")
+                  if result.has_plan else "stopped at the time limit before any plan was found").strip()
+    outcome = Outcome(run=run, status=result.status, reason=reason, mip_gap=gap,
                       solve_seconds=result.timings.get("solve_seconds"))
     if not result.has_plan:
         return outcome
