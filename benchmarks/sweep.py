@@ -124,6 +124,7 @@ def bench(size: str, sweep: str, points: int, seed: int, dask: int, dask_points:
                     planner.sweep(problem, dask_spec, scheduler=client, threads=1, order=order)
                     seconds[workers].append(time.perf_counter() - started)
         row["dask1_s"], row["dask2_s"] = (statistics.median(seconds[w]) for w in (1, 2))
+        row["dask_runs_s"] = " ".join(f"{w}:{s:.1f}" for w in (1, 2) for s in seconds[w])
         row["dask_ratio"] = row["dask1_s"] / row["dask2_s"]
     return row
 
@@ -158,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         print("  ".join(_fmt(row.get(key)).rjust(w) for (key, _), w in zip(shown, widths, strict=True)))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[key for key, _ in COLUMNS] + ["spec", "statuses"],
+        writer = csv.DictWriter(handle, fieldnames=[key for key, _ in COLUMNS] + ["spec", "statuses", "dask_runs_s"],
                                 extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)

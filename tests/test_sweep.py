@@ -96,12 +96,30 @@ def test_tornado_and_curves(price_sweep: Any) -> None:
     assert curves["is_base"].tolist() == [True, False, False, False, False, False]
 
 
+def test_a_single_value_swings_from_the_base(price_problem: planner.Problem) -> None:
+    tornado = planner.sweep(price_problem, "LeaseOffers[L].price_usd_per_gpu_hour=3", workers=0).tornado()
+    assert tornado.loc[0, ["low_value", "high_value", "high_change", "swing"]].tolist() == pytest.approx(
+        [3.0, 3.0, 43_800, 43_800])
+
+
 def test_decisions_that_change_with_break_even_brackets(price_sweep: Any) -> None:
     decisions = price_sweep.decisions()
     assert decisions[["from_value", "to_value", "break_even_value", "offer_id", "change", "blocks_before",
                       "blocks_after", "gpus_after"]].values.tolist() == [
         [2.0, 3.0, 2.5, "L", "shrinks", 20, 10, 10],
         [4.0, 5.0, 4.5, "L", "disappears", 10, 0, 0]]
+
+
+def test_decisions_by_offer_add_up_the_start_months() -> None:
+    problem = tiny([10, 10, 20, 20], offers=[lease("L", price=2.0, term=2, earliest=0, latest=2)])
+    result = planner.sweep(problem, "LeaseOffers[L].price_usd_per_gpu_hour=9", workers=0)
+    # base: lease 10 from month 0 and 20 from month 2 (2-month terms); at $9 rent everything
+    lines = result.decisions()
+    assert lines[["start_month", "change", "blocks_before", "blocks_after"]].values.tolist() == [
+        ["2025-01", "disappears", 10, 0], ["2025-03", "disappears", 20, 0]]
+    offers = result.decisions(level="offer")
+    assert offers[["offer_id", "start_month", "change", "blocks_before", "blocks_after", "gpus_before"]
+                  ].values.tolist() == [["L", "", "disappears", 30, 0, 30]]
 
 
 def test_refinement_bisects_to_the_break_even_prices(price_problem: planner.Problem) -> None:
@@ -249,6 +267,13 @@ REBUILD = [
     "GPUTypes[*].availability_factor=0.9", "Workloads[*].revenue_usd_per_million_tokens*=1.1",
     "LeaseOffers[abilene-h100].earliest_start_month=2025-02",
 ]
+
+
+def test_the_ordering_hint_lists_exactly_the_in_place_columns() -> None:
+    from planner.sweeps.points import IN_PLACE_COLUMNS, is_in_place
+
+    assert {(t.table, t.column) for t in map(parse_vary, IN_PLACE)} == IN_PLACE_COLUMNS
+    assert not any(is_in_place(parse_vary(text)) for text in REBUILD)
 
 
 @pytest.fixture(scope="module")

@@ -315,6 +315,23 @@ def test_points_are_walked_nearest_first_from_the_base() -> None:
     assert split_chains(order, 10) == [[i] for i in order]
 
 
+def test_targets_that_rebuild_the_model_come_last() -> None:
+    problem = realistic(6)
+    probability = Target.probability("80x", [0.3, 0.4])
+    price = Target(table="LeaseOffers", rows="abilene-h100", column="price_usd_per_gpu_hour", mode="scale",
+                   values=[0.5, 1.5])
+    points = expand([Sweep(name="s", targets=[probability, price])])
+    order = nearest_neighbour_order(coordinates(problem, points))
+    assert [points[i].description for i in order] == [
+        "base", "LeaseOffers[abilene-h100].price_usd_per_gpu_hour x 0.5",
+        "LeaseOffers[abilene-h100].price_usd_per_gpu_hour x 1.5", "Scenarios[80x].probability = 0.3",
+        "Scenarios[80x].probability = 0.4"]
+    grid = expand([Sweep(name="g", design="grid", targets=[probability, price])])
+    tour = [grid[i].changes for i in nearest_neighbour_order(coordinates(problem, grid))][1:]
+    probabilities = [dict((t.column, v) for t, v in changes)["probability"] for changes in tour]
+    assert probabilities == [0.3, 0.3, 0.4, 0.4]  # the probability (a rebuild) changes once
+
+
 # ---- sweeps from table rows (the workbook's Sweeps sheet) ---------------------------------------
 
 def sheet_row(number: int, **fields: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import pandas as pd
 
@@ -92,7 +93,8 @@ def plan_switches(problem: Problem, points: Sequence[Point], outcomes: Mapping[i
 def tornado(problem: Problem, points: Sequence[Point], outcomes: Mapping[int, Outcome],
             metric: str = "expected_cost_usd") -> pd.DataFrame:
     """Per one-at-a-time target: ``metric`` at its lowest and highest value against the base run,
-    largest swing first (the bars of a tornado chart)."""
+    largest swing first (the bars of a tornado chart). ``swing`` spans the low, high and base
+    results, so a target with one value swings from the base to it."""
     base = outcomes.get(0)
     base_metric = getattr(base, metric) if base is not None and base.has_plan else None
     rows = []
@@ -102,13 +104,15 @@ def tornado(problem: Problem, points: Sequence[Point], outcomes: Mapping[int, Ou
             continue
         low, high = planned[0], planned[-1]
         low_metric, high_metric = getattr(low.outcome, metric), getattr(high.outcome, metric)
+        # The bar spans the low and high values' results and the base between or beside them.
+        span = [low_metric, high_metric] + ([base_metric] if base_metric is not None else [])
         rows.append({
             "sweep": sweep, "target": name, "base_value": base_value(problem, target),
             "low_value": low.value, "high_value": high.value,
             f"base_{metric}": base_metric, f"low_{metric}": low_metric, f"high_{metric}": high_metric,
             "low_change": None if base_metric is None else low_metric - base_metric,
             "high_change": None if base_metric is None else high_metric - base_metric,
-            "swing": abs(high_metric - low_metric),
+            "swing": max(span) - min(span),
         })
     columns = ["sweep", "target", "base_value", "low_value", "high_value", f"base_{metric}", f"low_{metric}",
                f"high_{metric}", "low_change", "high_change", "swing"]
@@ -146,18 +150,30 @@ def grid_table(sweep: Sweep, runs: pd.DataFrame, metric: str = "expected_cost_us
                          columns=list(dict.fromkeys(sweep.targets[1].values)))
 
 
-def decisions(problem: Problem, points: Sequence[Point], outcomes: Mapping[int, Outcome]) -> pd.DataFrame:
+def _by_offer(plan: Mapping[tuple[str, int], int]) -> dict[tuple[str, int], int]:
+    totals: dict[tuple[str, int], int] = {}
+    for (offer_id, _), blocks in plan.items():
+        totals[offer_id, -1] = totals.get((offer_id, -1), 0) + blocks
+    return totals
+
+
+def decisions(problem: Problem, points: Sequence[Point], outcomes: Mapping[int, Outcome],
+              level: Literal["line", "offer"] = "line") -> pd.DataFrame:
     """Lease lines that appear, disappear or change size between neighbouring one-at-a-time values.
 
     One row per (switch, lease line): the plan holds ``blocks_before`` at ``from_value`` and
     ``blocks_after`` at ``to_value``; the break-even lies between the two (``break_even_value`` is
-    the midpoint: sweep with ``refine`` to narrow the bracket).
+    the midpoint: sweep with ``refine`` to narrow the bracket). A lease line is an (offer, start
+    month); ``level="offer"`` adds up each offer's blocks over its start months instead (blank
+    ``start_month``), which hides changes of timing alone.
     """
     offers = {o.offer_id: o for o in problem.lease_offers}
     labels = problem.month_labels
     rows = []
     for switch in plan_switches(problem, points, outcomes):
         before, after = switch.low.outcome.lease_plan, switch.high.outcome.lease_plan
+        if level == "offer":
+            before, after = _by_offer(before), _by_offer(after)
         for key in sorted(set(before) | set(after), key=lambda k: (k[1], k[0])):
             old, new = before.get(key, 0), after.get(key, 0)
             if old == new:
@@ -170,7 +186,7 @@ def decisions(problem: Problem, points: Sequence[Point], outcomes: Mapping[int, 
                 "sweep": switch.sweep, "target": switch.target.name, "from_value": switch.low_value,
                 "to_value": switch.high_value, "break_even_value": (switch.low_value + switch.high_value) / 2,
                 "offer_id": offer_id, "gpu_type": offer.gpu_type if offer else "", "site": offer.site if offer else "",
-                "start_month": labels[start] if 0 <= start < len(labels) else str(start), "change": change,
+                "start_month": labels[start] if 0 <= start < len(labels) else "", "change": change,
                 "blocks_before": old, "blocks_after": new, "gpus_before": old * block, "gpus_after": new * block,
                 "from_run": switch.low.point.run, "to_run": switch.high.point.run,
             })

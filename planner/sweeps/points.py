@@ -57,13 +57,45 @@ def expand(sweeps: Sequence[Sweep]) -> list[Point]:
     return points
 
 
+IN_PLACE_COLUMNS: frozenset[tuple[str, str]] = frozenset({
+    ("LeaseOffers", "price_usd_per_gpu_hour"),
+    ("OnDemand", "price_usd_per_gpu_hour"),
+    ("OnDemand", "max_gpus"),
+    ("Throughput", "tokens_per_second_per_gpu"),
+    ("Throughput", "mfu"),
+    ("Settings", "default_mfu"),
+    ("Workloads", "flops_per_token"),
+    ("GPUTypes", "peak_dense_bf16_tflops"),
+    ("Demand", "tokens_per_month"),
+    ("Workloads", "base_tokens_per_month"),
+    ("Scenarios", "growth_multiple_per_year"),
+    ("Sites", "power_cap_mw"),
+    ("SitePower", "power_cap_mw"),
+    ("Credits", "amount_usd"),
+    ("Settings", "max_total_commitment_usd"),
+    ("Settings", "time_limit_seconds"),
+    ("Settings", "mip_gap"),
+})
+"""Input columns whose changes only move mutable model parameters (the table in
+models/procurement.md, pinned by a test). An ordering hint only: ``Planner.update`` decides."""
+STRUCTURAL_WEIGHT = 1_000.0
+"""Distance weight of a target that rebuilds the model: the tour changes it as seldom as possible
+(last in a one-at-a-time sweep, the slowest axis of a grid)."""
+
+
+def is_in_place(target: Target) -> bool:
+    """Whether changing ``target`` should leave the model's structure alone (see IN_PLACE_COLUMNS)."""
+    return (target.table, target.column) in IN_PLACE_COLUMNS
+
+
 def _dimension(target: Target) -> tuple[str, str]:
     # Targets that change the same cells the same way share a dimension, across sweeps.
     return target.address, target.mode
 
 
 def coordinates(problem: Problem, points: Sequence[Point]) -> np.ndarray:
-    """Each point as a vector of its targets' values, every dimension scaled to its range (0..1).
+    """Each point as a vector of its targets' values, every dimension scaled to its range (0..1),
+    and targets that rebuild the model weighted by :data:`STRUCTURAL_WEIGHT`.
 
     A target a point does not change sits at its base value; text values (months, names) are
     placed by their position in the target's value list.
@@ -92,6 +124,7 @@ def coordinates(problem: Problem, points: Sequence[Point]) -> np.ndarray:
     if dims:
         span = matrix.max(axis=0) - matrix.min(axis=0)
         matrix = (matrix - matrix.min(axis=0)) / np.where(span > 0, span, 1.0)
+        matrix *= np.array([1.0 if is_in_place(targets[dim]) else STRUCTURAL_WEIGHT for dim in dims])
     return matrix
 
 

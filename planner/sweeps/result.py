@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -165,10 +165,11 @@ class SweepResult:
         """Every two-target grid sweep's table, by sweep name."""
         return {s.name: self.grid(s.name, metric) for s in self.sweeps if s.design == "grid" and len(s.targets) == 2}
 
-    def decisions(self) -> pd.DataFrame:
-        """Lease lines that appear, disappear or change size between neighbouring values of each
-        one-at-a-time target, with the break-even bracket (see :func:`analysis.decisions`)."""
-        return analysis.decisions(self.problem, self.points, self.outcomes)
+    def decisions(self, level: Literal["line", "offer"] = "line") -> pd.DataFrame:
+        """Lease lines (``level="offer"``: offers) that appear, disappear or change size between
+        neighbouring values of each one-at-a-time target, with the break-even bracket (see
+        :func:`analysis.decisions`)."""
+        return analysis.decisions(self.problem, self.points, self.outcomes, level)
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready: counts, time, and every run (NaN as null)."""
