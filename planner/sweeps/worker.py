@@ -161,7 +161,7 @@ def _run_point(sweep_id: str, base: Problem, point: Point, options: RunOptions) 
     outcome.seconds = time.perf_counter() - started
     if is_base:
         # The model stays on the worker; the result travels without it.
-        outcome.base_result = dataclasses.replace(result, model=None, _tables={})
+        outcome.base_result = dataclasses.replace(result, model=None)
     return outcome
 
 
