@@ -189,6 +189,17 @@ def test_infeasible_points_say_which_constraints_bind() -> None:
     assert row["reason"].startswith("infeasible: ") and "chat" in row["reason"]
 
 
+def test_time_limit_rows_say_so() -> None:
+    """A millisecond is far too little for the 12-month realistic instance (it needs about half a second)."""
+    result = planner.sweep(realistic(12, mip_gap=0.0), "Settings.default_mfu=0.2", workers=0, time_limit_seconds=0.001)
+    for row in result.runs.itertuples():
+        assert row.status == "time_limit"
+        if row.has_plan:
+            assert row.reason == f"stopped at the time limit with a gap of {row.mip_gap:.2%}"
+        else:
+            assert row.reason == "stopped at the time limit before any plan was found"
+
+
 def test_grid_table_of_two_targets() -> None:
     problem = tiny([10, 10, 20, 20], offers=[lease("L", price=2.0, term=4)])
     spec = Sweep(name="prices", design="grid", targets=[parse_vary("LeaseOffers[L].price_usd_per_gpu_hour=2,3"),
