@@ -91,11 +91,11 @@ def hand_started_cluster(tmp_path: Path) -> Iterator[str]:
             env=env, cwd=tmp_path, stdout=logs[1], stderr=subprocess.STDOUT))
         yield json.loads(scheduler_file.read_text())["address"]
     finally:
+        # The worker first, while its scheduler still answers (it says goodbye), then the scheduler.
         for process in reversed(processes):
             process.terminate()
-        for process in reversed(processes):
             try:
-                process.wait(timeout=30)
+                process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
