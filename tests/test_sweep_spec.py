@@ -84,6 +84,13 @@ def test_vary_errors_name_the_offending_part(text: str, message: str) -> None:
     assert any(message in issue for issue in issues_of(error)), issues_of(error)
 
 
+def test_a_label_may_not_shadow_a_runs_column() -> None:
+    with pytest.raises(InputError) as error:
+        parse_vary("Settings.mip_gap=0.01", label="status")
+    assert issues_of(error) == ["--vary (label): found 'status'; expected a name that is not a column of the runs "
+                                "table"]
+
+
 def test_several_vary_strings_report_every_error_with_its_position() -> None:
     with pytest.raises(InputError) as error:
         sweep_from_vary(["Settings.default_mfu=0.2", "Sites[*].power=1", "Bogus.x=1"])

@@ -51,6 +51,13 @@ NUMERIC_KINDS = ("int", "float")
 MAX_GRID_POINTS = 10_000
 """A larger grid is almost surely a typo (a count of 1000 instead of 10); it is refused."""
 
+RESERVED_LABELS = frozenset({
+    "run", "sweep", "point", "design", "target", "value", "changes", "refinement", "status", "has_plan", "reason",
+    "mip_gap", "objective_usd", "expected_cost_usd", "best_bound_usd", "new_lease_commitment_usd", "share_served",
+    "seconds", "solve_seconds", "rebuilt", "warm_start", "worker",
+})
+"""Column names of a sweep's runs table, which a target's label would shadow."""
+
 _RANGE = re.compile(r"^\s*([^:]+):([^:]+):([^:]+)\s*$")
 _VARY = re.compile(
     r"^\s*(?:(?P<table>[A-Za-z_]\w*)(?:\[(?P<rows>.*)\])?\.)?(?P<column>[A-Za-z_]\w*)\s*"
@@ -184,6 +191,9 @@ class Target(BaseModel):
             raise ValueError(f"mode: found {self.mode}; expected set ({self.column} is not a number)")
         if self.kind == "probability" and self.rows == ALL_ROWS:
             raise ValueError("rows: found *; expected the scenarios to change (the others are renormalised)")
+        label = self.label or ""
+        if label in RESERVED_LABELS or label.startswith(("cost_usd[", "gpus_leased[")):
+            raise ValueError(f"label: found {self.label!r}; expected a name that is not a column of the runs table")
         for value in self.values:
             if column.kind in NUMERIC_KINDS or self.mode != "set":
                 if not isinstance(value, int | float):
