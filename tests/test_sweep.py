@@ -60,8 +60,8 @@ def test_runs_table_columns_and_changes(price_sweep: Any) -> None:
     assert list(runs.columns) == [
         "run", "sweep", "point", "design", "target", "value", target, "changes", "refinement", "status", "has_plan",
         "reason", "mip_gap", "objective_usd", "expected_cost_usd", "best_bound_usd", "cost_usd[base]",
-        "new_lease_commitment_usd", "gpus_leased[H100]", "share_served", "seconds", "solve_seconds", "rebuilt",
-        "warm_start", "worker"]
+        "new_lease_commitment_usd", "gpus_leased[H100]", "share_served", "seconds", "cpu_seconds", "solve_seconds",
+        "rebuilt", "warm_start", "worker"]
     assert runs.loc[0, ["sweep", "target", "changes"]].tolist() == ["base", "base", "base"]
     assert math.isnan(runs.loc[0, target])
     assert runs.loc[3, ["sweep", "point", "target", "value", target, "changes"]].tolist() == [

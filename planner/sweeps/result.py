@@ -85,9 +85,10 @@ class SweepResult:
         Columns: run, sweep, point, design, target, value, one column per target (its value at the
         point, blank at base), changes, refinement, status, has_plan, reason, mip_gap, objective_usd,
         expected_cost_usd, best_bound_usd, cost_usd[<scenario>] (NPV per scenario),
-        new_lease_commitment_usd, gpus_leased[<GPU type>], share_served (probability-weighted served
-        / demanded tokens), seconds (on the worker), solve_seconds, rebuilt (structure changed: built
-        anew), warm_start (updated in place, started from the previous plan), worker.
+        new_lease_commitment_usd, gpus_leased[<GPU type>], share_served (expected served / expected
+        demanded tokens), seconds (wall clock on the worker), cpu_seconds (the worker process's CPU
+        time: below seconds when other work shares the machine), solve_seconds, rebuilt (the structure
+        changed: built anew), warm_start (updated in place, started from the previous plan), worker.
         """
         names = self.target_names
         rows = []
@@ -110,7 +111,8 @@ class SweepResult:
             row.update({f"gpus_leased[{g}]": outcome.gpus_leased.get(g) if outcome.has_plan else None
                         for g in self.gpu_types})
             row.update({"share_served": outcome.share_served, "seconds": outcome.seconds,
-                        "solve_seconds": outcome.solve_seconds, "rebuilt": outcome.rebuilt,
+                        "cpu_seconds": outcome.cpu_seconds, "solve_seconds": outcome.solve_seconds,
+                        "rebuilt": outcome.rebuilt,
                         "warm_start": outcome.warm_start, "worker": outcome.worker})
             rows.append(row)
         frame = pd.DataFrame(rows)

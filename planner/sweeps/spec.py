@@ -54,7 +54,7 @@ MAX_GRID_POINTS = 10_000
 RESERVED_LABELS = frozenset({
     "run", "sweep", "point", "design", "target", "value", "changes", "refinement", "status", "has_plan", "reason",
     "mip_gap", "objective_usd", "expected_cost_usd", "best_bound_usd", "new_lease_commitment_usd", "share_served",
-    "seconds", "solve_seconds", "rebuilt", "warm_start", "worker",
+    "seconds", "cpu_seconds", "solve_seconds", "rebuilt", "warm_start", "worker",
 })
 """Column names of a sweep's runs table, which a target's label would shadow."""
 

@@ -69,6 +69,7 @@ class Outcome:
     gpus_leased: dict[str, float] = field(default_factory=dict)
     share_served: float | None = None
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
     solve_seconds: float | None = None
     rebuilt: bool = False
     warm_start: bool = False
@@ -139,7 +140,7 @@ def run_point(sweep_id: str, base: Problem | bytes, point: Point, options: RunOp
 
 
 def _run_point(sweep_id: str, base: Problem, point: Point, options: RunOptions) -> Outcome:
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     worker = worker_name()
     try:
         problem = apply_changes(base, point.changes)
@@ -159,6 +160,7 @@ def _run_point(sweep_id: str, base: Problem, point: Point, options: RunOptions) 
                              worker)
     outcome.rebuilt, outcome.warm_start, outcome.worker = rebuilt, warm, worker
     outcome.seconds = time.perf_counter() - started
+    outcome.cpu_seconds = time.process_time() - cpu_started
     if is_base:
         # The model stays on the worker; the result travels without it.
         outcome.base_result = dataclasses.replace(result, model=None)
