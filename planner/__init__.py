@@ -2,8 +2,9 @@
 
 The Python API: ``load`` a workbook into a validated ``Problem``, ``solve`` it into a ``PlanResult``
 (pandas DataFrames: what to sign now, what each scenario signs once it is known), keep a ``Planner`` to
-change numbers and re-solve in place, and ``analyse`` the value of hedging and of learning across
-scenarios (VSS, EVPI, value of learning, regret).
+change numbers and re-solve in place, ``analyse`` the value of hedging and of learning across
+scenarios (VSS, EVPI, value of learning, regret), and ``sweep`` inputs over values (``planner.sweeps``:
+one row per run, tornado, break-even values; fanned out on Dask).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ _LAZY = {
     "UncertaintyAnalysis": "planner.uncertainty",
     "write_report": "planner.report",
     "Problem": "planner.schema",
+    "sweep": "planner.sweeps",
 }
 
 
@@ -35,4 +37,4 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = ["InputError", "InputIssue", "PlanResult", "Planner", "Problem", "UncertaintyAnalysis", "__version__",
-           "analyse", "load", "solve", "write_report"]
+           "analyse", "load", "solve", "sweep", "write_report"]
