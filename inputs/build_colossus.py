@@ -329,10 +329,28 @@ STORY = (
 them against a solve."""
 
 
+SWEEPS: tuple[dict[str, str], ...] = (
+    {"sweep": "inference-mfu", "table": "Settings", "column": "default_mfu", "values": "0.15, 0.2, 0.25, 0.3, 0.4",
+     "label": "inference MFU",
+     "notes": "article: inference ran at ~11% MFU against 40%+ for training; 25% is a common target. default_mfu "
+     "sets the throughput of every inference pair (training has its own Throughput rows at 40%)"},
+    {"sweep": "h100-price", "table": "LeaseOffers", "rows": "COL-H100-12", "column": "price_usd_per_gpu_hour",
+     "mode": "scale", "values": "0.7, 0.85, 1.15, 1.3", "label": "Colossus H100 price (x $2.60)",
+     "notes": "article: ~$2.60 per GPU-hour; +/-30% brackets what a renegotiation or a tighter market would give"},
+    {"sweep": "80x-probability", "table": "Scenarios", "rows": "80x", "column": "probability",
+     "values": "0.1, 0.3, 0.4, 0.5", "label": "80x probability",
+     "notes": "assumption: 0.2 in the base; the 10x and 30x scenarios share the rest in their 5:3 ratio"},
+    {"sweep": "colossus-power", "table": "Sites", "rows": "Colossus", "column": "power_cap_mw",
+     "values": "325, 350, 400, 450", "label": "Colossus power MW",
+     "notes": "article: 300 MW today; an expansion to 450 MW is an assumption"},
+)
+"""The Sweeps sheet of the example: the questions its story raises (``planner sweep`` runs them)."""
+
+
 def main() -> None:
     tables = problem_to_tables(build())
     settings = {row["parameter"]: row["value"] for row in tables.pop(Settings.TABLE)}
-    workbook = build_workbook(settings, tables, SPARE_ROWS, SETTINGS_NOTES)
+    workbook = build_workbook(settings, tables, SPARE_ROWS, SETTINGS_NOTES, SWEEPS)
     readme = workbook[README_SHEET]
     first = readme.max_row + 2
     for offset, line in enumerate(STORY):

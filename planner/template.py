@@ -17,6 +17,7 @@ from openpyxl.cell.cell import Cell
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter, quote_sheetname
+from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
@@ -27,6 +28,17 @@ from planner.excel.cells import write_cell
 from planner.excel.files import save_atomically
 from planner.excel.formats import TEXT
 from planner.schema import SCHEMA_VERSION, TABLE_FIELD, Problem, Settings
+from planner.sweeps.sheet import (
+    COLUMNS_RANGE_PREFIX,
+    COLUMNS_SHEET,
+    DESIGNS,
+    MODES,
+    SWEEP_COLUMNS,
+    SWEEPS_SHEET,
+    sweep_column_rows,
+    sweep_tables,
+)
+from planner.sweeps.sheet import HEADERS as SWEEP_HEADERS
 from planner.units import unit_of
 
 SPARE_ROWS = 50
@@ -46,6 +58,30 @@ FIXED_FILL = PatternFill("solid", fgColor="E7E6E6")
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 TABLE_STYLE = TableStyleInfo(name="TableStyleLight1", showRowStripes=False, showColumnStripes=False)
 MIN_WIDTH, MAX_WIDTH = 10, 60
+
+
+SWEEPS_README: tuple[tuple[str, str, str], ...] = (
+    ("", "", ""),
+    ("Sensitivity sweeps", "", ""),
+    ("The Sweeps sheet says what planner sweep <file>.xlsx varies: one row per target, one run per value.", "", ""),
+    ("- sweep: a name; rows with the same name form one sweep (planner sweep --sweep NAME runs only that one).",
+     "", ""),
+    ("- table and column: the input to vary (dropdowns: pick the table first, then one of its columns).", "", ""),
+    ("- rows: an id (COL-H100-12), several ids separated by commas, * or blank for every row, or a filter such as",
+     "", ""),
+    ("  gpu_type=GB200 (column=value, column!=value, column=a|b; join several with , or &). Blank for Settings.",
+     "", ""),
+    ("- mode: set (the value), scale (multiply the input's value) or add; values: a list (0.15, 0.2, 0.3) or",
+     "", ""),
+    ("  start:stop:count (2.0:3.2:7 = seven values from 2.0 to 3.2). label: a short name for the results.", "", ""),
+    ("- design: one_at_a_time (each target over its values, the others at base: a tornado) or grid (every", "", ""),
+    ("  combination of the targets' values: a heat map).", "", ""),
+    ("A probability change shares the rest among the other scenarios; Demand tokens_per_month scales demand", "", ""),
+    ("however it is given. Every run is checked like the input; a run that makes it invalid is reported, the", "",
+     ""),
+    ("rest still run. planner validate checks this sheet; planner solve does not read it.", "", ""),
+)
+"""The README sheet's section on the Sweeps sheet."""
 
 
 def required_sheets() -> list[str]:
@@ -73,9 +109,10 @@ def build_workbook(
     tables: Mapping[str, Sequence[Mapping[str, Any]]],
     spare_rows: int,
     settings_notes: Mapping[str, str] | None = None,
+    sweeps: Sequence[Mapping[str, Any]] = (),
 ) -> Workbook:
-    """The input workbook with the given Settings values (and optional notes per parameter) and table
-    rows (header -> cell value)."""
+    """The input workbook with the given Settings values (and optional notes per parameter), table
+    rows (header -> cell value) and Sweeps sheet rows (see :mod:`planner.sweeps.sheet`)."""
     workbook = Workbook()
     readme = workbook.active
     assert readme is not None
@@ -91,6 +128,7 @@ def build_workbook(
         _add_dropdowns(sheet, columns(cls), sizes, sizes[name])
         if name in required_sheets():
             sheet.sheet_properties.tabColor = HEADER_REQUIRED_FILL.fgColor.rgb[-6:]
+    _write_sweeps(workbook, sweeps, len(sweeps) + spare_rows)
     return workbook
 
 
@@ -212,6 +250,73 @@ def _add_dropdowns(sheet: Worksheet, cols: Sequence[Column], sizes: Mapping[str,
         validation.add(f"{letter}2:{letter}{size + 1}")
 
 
+# ---- the Sweeps sheet and its reference list -------------------------------------------------------
+
+
+def _write_sweeps(workbook: Workbook, rows: Sequence[Mapping[str, Any]], size: int) -> None:
+    """The Sweeps sheet (one target per row) and the SweepColumns sheet its column dropdown reads."""
+    sheet = workbook.create_sheet(SWEEPS_SHEET)
+    for index, column in enumerate(SWEEP_COLUMNS, start=1):
+        cell = sheet.cell(row=1, column=index, value=column.name)
+        _header(cell, None, column.required)
+        note = f"{column.description}\nExpected: {column.expected}.\n{'Required.' if column.required else 'Optional.'}"
+        cell.comment = Comment(note, "planner", width=320, height=140)
+    _write_rows(sheet, SWEEP_HEADERS, rows, size)
+    for row in range(2, size + 2):  # typed as text: Excel would read 2:3:7 as a time of day
+        for index in range(1, len(SWEEP_HEADERS) + 1):
+            sheet.cell(row=row, column=index).number_format = TEXT
+    letter = {name: get_column_letter(index) for index, name in enumerate(SWEEP_HEADERS, start=1)}
+    last = size + 1
+    choices = (("table", ",".join(sweep_tables()), "a table name", True),
+               ("mode", ",".join(MODES), "set, scale or add", True),
+               ("design", ",".join(DESIGNS), "one_at_a_time or grid", True))
+    for name, items, expected, strict in choices:
+        validation = _list_validation(f'"{items}"', expected, strict)
+        sheet.add_data_validation(validation)
+        validation.add(f"{letter[name]}2:{letter[name]}{last}")
+    # The column list follows the table typed on the same row: one workbook name per table. Offered,
+    # not enforced: the list is empty until a table is chosen, and the reader checks every cell.
+    columns_of = _list_validation(f'INDIRECT("{COLUMNS_RANGE_PREFIX}"&${letter["table"]}2)',
+                                  "a column of the table chosen", strict=False)
+    sheet.add_data_validation(columns_of)
+    columns_of.add(f"{letter['column']}2:{letter['column']}{last}")
+    table = Table(displayName=SWEEPS_SHEET, ref=f"A1:{get_column_letter(len(SWEEP_HEADERS))}{last}")
+    table.tableStyleInfo = TABLE_STYLE
+    sheet.add_table(table)
+    sheet.freeze_panes = "A2"
+    _fit_widths(sheet, [list(SWEEP_HEADERS), *([row.get(h) for h in SWEEP_HEADERS] for row in rows)])
+    for name in ("values", "label"):
+        sheet.column_dimensions[letter[name]].width = max(sheet.column_dimensions[letter[name]].width, 24)
+    _write_sweep_columns(workbook)
+
+
+def _write_sweep_columns(workbook: Workbook) -> None:
+    """Every column a sweep may vary, grouped by table (grey: reference, not input), and a workbook
+    name per table over its column names, which the Sweeps column dropdown reads."""
+    sheet = workbook.create_sheet(COLUMNS_SHEET)
+    rows = sweep_column_rows()
+    headers = list(rows[0])
+    for index, header in enumerate(headers, start=1):
+        _header(sheet.cell(row=1, column=index, value=header), None, True)
+    for offset, row in enumerate(rows, start=2):
+        for index, header in enumerate(headers, start=1):
+            cell = sheet.cell(row=offset, column=index)
+            write_cell(cell, row[header] or None)
+            cell.fill = FIXED_FILL
+    column = get_column_letter(headers.index("column") + 1)
+    first: dict[str, int] = {}
+    for offset, row in enumerate(rows, start=2):
+        first.setdefault(row["table"], offset)
+        name = f"{COLUMNS_RANGE_PREFIX}{row['table']}"
+        reference = f"{quote_sheetname(COLUMNS_SHEET)}!${column}${first[row['table']]}:${column}${offset}"
+        workbook.defined_names[name] = DefinedName(name, attr_text=reference)
+    table = Table(displayName=COLUMNS_SHEET, ref=f"A1:{get_column_letter(len(headers))}{len(rows) + 1}")
+    table.tableStyleInfo = TABLE_STYLE
+    sheet.add_table(table)
+    sheet.freeze_panes = "A2"
+    _fit_widths(sheet, [headers, *([row[h] for h in headers] for row in rows)])
+
+
 def _write_readme(sheet: Worksheet) -> None:
     classes = table_classes()
     required = required_sheets()
@@ -246,6 +351,11 @@ def _write_readme(sheet: Worksheet) -> None:
     ]
     lines += [(name, "yes" if name in required else REQUIRED_UNLESS.get(name, ("no", ""))[0],
                cls.DESCRIPTION + REQUIRED_UNLESS.get(name, ("", ""))[1]) for name, cls in classes.items()]
+    lines += [(SWEEPS_SHEET, "no", "Sensitivity sweeps that planner sweep runs (see below); planner solve ignores "
+                                   "this sheet."),
+              (COLUMNS_SHEET, "reference", "Every column a sweep may vary, and whether a change moves the model in "
+                                           "place (fast) or rebuilds it; the Sweeps column dropdown reads it."),
+              *SWEEPS_README]
     fills = {"header": HEADER_REQUIRED_FILL, "optional": HEADER_OPTIONAL_FILL, "input": INPUT_FILL,
              "fixed": FIXED_FILL}
     for row, (first, second, third) in enumerate(lines, start=1):
@@ -254,7 +364,7 @@ def _write_readme(sheet: Worksheet) -> None:
             continue
         for index, value in enumerate((first, second, third), start=1):
             write_cell(sheet.cell(row=row, column=index), value or None)
-        if first in ("How to fill it", "Units", "Colours", "Sheets") or first == "Sheet":
+        if first in ("How to fill it", "Units", "Colours", "Sheets", SWEEPS_README[1][0]) or first == "Sheet":
             for index in (1, 2, 3):
                 sheet.cell(row=row, column=index).font = Font(bold=True)
     sheet["A1"].font = Font(bold=True, size=14)

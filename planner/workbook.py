@@ -11,7 +11,7 @@ collected into one :class:`InputError` whose issues name their cell, e.g. ``Leas
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,8 @@ from planner.numerics import ScalingWarning, check_scaling
 from planner.plausibility import SuspiciousValueWarning, suspicious_values
 from planner.schema import TABLE_FIELD, TABLES, Problem, Record, Settings, cross_table_issues
 from planner.sheet_tables import SheetTable, is_blank, locate_tables, read_table
+from planner.sweeps.sheet import read_sweeps
+from planner.sweeps.spec import Sweep
 from planner.template import SPARE_ROWS, build_workbook, required_sheets, save_atomically
 from planner.xlsx_reader import FILE, Inspect, fail, read_workbook
 
@@ -140,6 +142,21 @@ def load_details(path: Path | str) -> LoadDetails:
     raise InputError(_in_sheet_order(collector.issues), source=path.name)
 
 
+def load_sweeps(path: Path | str, names: Sequence[str] | None = None) -> list[Sweep]:
+    """The sweeps on the workbook's optional Sweeps sheet ([] without one; with ``names``, only those).
+
+    Read apart from :func:`load`, so that a bad Sweeps sheet never stops a solve. Raises
+    :class:`InputError` naming each bad cell (``Sweeps!G4 (values): ...``); whether the targets exist
+    in the input is checked by :func:`planner.sweeps.apply.check_sweeps`.
+    """
+    path = Path(path)
+    sheets = read_workbook(path, _refuse_reports(path))
+    try:
+        return read_sweeps(sheets, names)
+    except InputError as error:
+        raise InputError(error.issues, source=path.name) from None
+
+
 def absent_tables(problem: Problem) -> list[str]:
     """Optional input tables the problem was given without: in a workbook, tables with neither a sheet
     nor an Excel Table of their name. (A table present but empty is not absent.)"""
@@ -173,15 +190,16 @@ def write_problem(
     path: Path | str,
     spare_rows: int = SPARE_ROWS,
     settings_notes: Mapping[str, str] | None = None,
+    sweeps: Sequence[Mapping[str, Any]] = (),
 ) -> None:
     """Write a filled input workbook in the template layout (atomically; ``.xlsx`` paths only).
 
     ``settings_notes`` adds a note (source, assumption) to Settings parameters, which have no notes
-    field of their own.
+    field of their own; ``sweeps`` are rows of the Sweeps sheet (header -> cell value).
     """
     tables = problem_to_tables(problem)
     settings = {row["parameter"]: row["value"] for row in tables.pop(Settings.TABLE)}
-    workbook = build_workbook(settings, tables, spare_rows, settings_notes or {})
+    workbook = build_workbook(settings, tables, spare_rows, settings_notes or {}, sweeps)
     save_atomically(workbook, Path(path))
 
 

@@ -31,7 +31,7 @@ def _validations(sheet: openpyxl.worksheet.worksheet.Worksheet) -> dict[str, tup
 
 
 def test_sheets_in_schema_order(template: openpyxl.Workbook) -> None:
-    assert template.sheetnames == ["README", "Settings", *(cls.TABLE for cls in TABLES)]
+    assert template.sheetnames == ["README", "Settings", *(cls.TABLE for cls in TABLES), "Sweeps", "SweepColumns"]
     assert all(len(name) <= 31 for name in template.sheetnames)
 
 
