@@ -1,4 +1,4 @@
-"""Command line: ``planner template | validate | solve``.
+"""Command line: ``planner template | validate | solve | sweep``.
 
 Exit codes: 0 a plan was found, 1 no plan, 2 bad input, 3 a plan was found but the report was not
 written. Every string that comes from the user (paths, sheet and scenario names, cell values) is
@@ -159,6 +159,29 @@ def validate(path: Annotated[Path, typer.Argument(metavar="WORKBOOK", help="Inpu
         sep="", soft_wrap=True, highlight=False,
     )
     _print_notes(details)
+    _validate_sweeps(path, problem)
+
+
+def _validate_sweeps(path: Path, problem: Any) -> None:
+    """The Sweeps sheet, checked cell by cell and against the input; exit 2 when it is bad (the input
+    itself is valid, and solve does not read the sheet)."""
+    from planner.sweeps.apply import check_sweeps
+    from planner.workbook import load_sweeps
+
+    try:
+        sweeps = load_sweeps(path)
+        issues = check_sweeps(problem, sweeps)
+        if issues:
+            raise InputError(issues, source=f"the Sweeps sheet of {path.name}")
+    except InputError as error:
+        err_console.print(Text(error.report().splitlines()[0] + " (planner solve does not read it; planner sweep "
+                               "stops on it)", style="bold red"), soft_wrap=True, highlight=False)
+        _print_issues(error.issues)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    if sweeps:
+        runs = sum(sweep.size for sweep in sweeps)
+        _plain(f"{len(sweeps)} sweep{'s' if len(sweeps) != 1 else ''} ({', '.join(s.name for s in sweeps)}): "
+               f"{runs} run{'s' if runs != 1 else ''} and the base run")
 
 
 def _clean(value: Any) -> Any:
@@ -285,6 +308,153 @@ def solve(
         err_console.print(Text(f"{found}, but the report was not written:", style="bold red"), highlight=False)
         _print_issues(report_error.issues, style="red")
     if not result.has_plan:
+        raise typer.Exit(EXIT_NO_PLAN)
+    raise typer.Exit(EXIT_REPORT_NOT_WRITTEN if report_error is not None else EXIT_OK)
+
+
+# ---- planner sweep --------------------------------------------------------------------------------
+
+SWEEP_HELP = (
+    "Solve the plan at every point of sensitivity sweeps; print what changes and write an Excel sweep report "
+    "under reports/.\n\n"
+    "Without --sweep or --vary, runs every sweep on the workbook's Sweeps sheet. A --vary target is "
+    "Table\\[rows].column=values, rows an id, ids separated by commas, * or a filter such as gpu_type=GB200; "
+    "Settings.parameter=values for a setting; *= scales and += adds instead of setting; values a list "
+    "(2.0,2.6,3.2) or start:stop:count (2.0:3.2:7). For example:\n\n"
+    "planner sweep inputs/colossus-2025.xlsx --sweep inference-mfu\n\n"
+    "planner sweep inputs/colossus-2025.xlsx --vary 'LeaseOffers\\[COL-H100-12].price_usd_per_gpu_hour=2.0:3.2:7' "
+    "--vary 'Scenarios\\[80x].probability=0.1,0.3,0.5'\n\n"
+    "Exit 0 when every run has a plan, 1 when some have none (the others are still reported), 2 for bad input or "
+    "a bad sweep (a Sweeps cell or --vary text, named in the message), 3 when the runs finished but the report "
+    "could not be written."
+)
+
+
+def _exit_bad_input(error: InputError, as_json: bool) -> typer.Exit:
+    """Report bad input (as JSON with --json) and return the exit to raise."""
+    if as_json:
+        _print_json({"status": "invalid_input", "issues": [i.as_dict() for i in error.issues]})
+    else:
+        _print_input_error(error)
+    return typer.Exit(EXIT_BAD_INPUT)
+
+
+def _check_limits(time_limit: float | None, mip_gap: float | None) -> None:
+    """The per-run limits, checked as the Settings they stand in for are."""
+    issues = []
+    if time_limit is not None and not 0 < time_limit < math.inf:
+        issues.append(InputIssue("--time-limit", "time_limit_seconds", describe(time_limit),
+                                 "a number of seconds above 0"))
+    if mip_gap is not None and not 0 <= mip_gap < 1:
+        issues.append(InputIssue("--mip-gap", "mip_gap", describe(mip_gap), "a fraction >= 0 and below 1"))
+    if issues:
+        raise InputError(issues, source="the options")
+
+
+@app.command(cls=_Command, help=SWEEP_HELP)
+def sweep(
+    path: Annotated[Path, typer.Argument(metavar="WORKBOOK", help="Input workbook (.xlsx).")],
+    names: Annotated[list[str] | None, typer.Option(
+        "--sweep", metavar="NAME", show_default=False,
+        help="Run this sweep of the Sweeps sheet (repeat for several). (default: every sweep on the sheet)")] = None,
+    vary: Annotated[list[str] | None, typer.Option(
+        "--vary", metavar="TARGET=VALUES", show_default=False,
+        help="Vary one input, one run per value; repeat for several targets, varied one at a time with the "
+             "others at base (the Sweeps sheet is then not read unless --sweep is given too).")] = None,
+    grid: Annotated[bool, typer.Option("--grid", help="Vary the --vary targets over every combination of their "
+                                                      "values instead of one at a time.")] = False,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", metavar="N", min=0, show_default=False,
+        help="Local worker processes; 0 runs every point in this process. (default: one per CPU core)")] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", metavar="ADDRESS", show_default=False,
+        help="Run on an existing Dask cluster, e.g. tcp://host:8786, instead of local workers.")] = None,
+    time_limit: Annotated[float | None, typer.Option(
+        "--time-limit", metavar="SECONDS", show_default=False,
+        help="Time limit of each run; a run stopped by it keeps its best plan. "
+             f"(default: the workbook's time_limit_seconds, else {_SETTINGS_TIME_LIMIT:g})")] = None,
+    mip_gap: Annotated[float | None, typer.Option(
+        "--mip-gap", metavar="FRACTION", show_default=False,
+        help=f"Gap at which each run stops (0.01 = 1%). (default: the workbook's mip_gap, else {_SETTINGS_GAP:g})")
+    ] = None,
+    threads: Annotated[int | None, typer.Option(
+        "--threads", metavar="N", min=1, show_default=False,
+        help="Solver threads per run. (default: 1 on workers, as many as the solver chooses with --workers 0)")
+    ] = None,
+    refine: Annotated[int, typer.Option(
+        "--refine", metavar="ROUNDS", min=0,
+        help="Rounds of extra runs halfway between neighbouring values where the lease plan switches, to pin "
+             "the break-even value.")] = 0,
+    output: Annotated[Path | None, typer.Option(
+        "-o", "--output", metavar="REPORT",
+        help="Report path (.xlsx). (default: reports/<workbook name>-sweep.xlsx)")] = None,
+    no_report: Annotated[bool, typer.Option("--no-report", help="Do not write the Excel report.")] = False,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print one JSON object on stdout: every run, the tornado, the lease decisions that "
+                       "change, the grids.")] = False,
+) -> None:
+    import planner.sweeps
+    from planner.sweeps.apply import check_sweeps
+    from planner.sweeps.command import select_sweeps, sweep_document
+    from planner.sweeps.console import SweepProgressBar, print_sweep_summary
+    from planner.workbook import load_details
+
+    try:
+        _check_limits(time_limit, mip_gap)
+        details = load_details(path)
+        problem = details.problem
+        sweeps = select_sweeps(path, names or [], vary or [], grid)
+        issues = check_sweeps(problem, sweeps)
+        if issues:
+            raise InputError(issues, source="the sweeps")
+    except InputError as error:
+        raise _exit_bad_input(error, as_json) from None
+    _print_notes(details, absent=False)
+    report_path = None
+    if not no_report:
+        from planner.report import check_report_path
+        from planner.report.sweep import default_sweep_report_path
+
+        report_path = output or default_sweep_report_path(path)
+        if output is None:
+            report_path.parent.mkdir(parents=True, exist_ok=True)
+        try:  # before the runs: a bad report path must not cost a long sweep
+            check_report_path(report_path, path)
+        except InputError as error:
+            raise _exit_bad_input(error, as_json) from None
+    total = 1 + sum(s.size for s in sweeps)
+    try:
+        with SweepProgressBar(err_console, total) as bar:
+            result = planner.sweeps.sweep(problem, sweeps, workers=workers, scheduler=scheduler,
+                                          time_limit_seconds=time_limit, mip_gap=mip_gap, threads=threads,
+                                          refine=refine, progress=bar.update)
+    except (OSError, TimeoutError, RuntimeError) as error:
+        if scheduler is None:
+            raise
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise _exit_bad_input(InputError([InputIssue(
+            "--scheduler", "scheduler", f"{describe(scheduler)} ({reason})",
+            "the address of a running Dask scheduler with workers, e.g. tcp://host:8786")]), as_json) from None
+    report_error: InputError | None = None
+    if report_path is not None:
+        from planner.report.sweep import write_sweep_report
+
+        try:
+            write_sweep_report(result, report_path, source=path)
+        except Exception as error:  # the runs are never lost to an output error
+            report_error = _report_failure(error, report_path)
+    if as_json:
+        _print_json(sweep_document(result, input_path=path, report=report_path,
+                                   report_issues=report_error.issues if report_error else ()))
+    else:
+        print_sweep_summary(console, result)
+        if report_path is not None and report_error is None:
+            _plain(f"report: {report_path}")
+    if report_error is not None:
+        err_console.print(Text("The runs finished, but the report was not written:", style="bold red"),
+                          highlight=False)
+        _print_issues(report_error.issues, style="red")
+    if not result.all_planned:
         raise typer.Exit(EXIT_NO_PLAN)
     raise typer.Exit(EXIT_REPORT_NOT_WRITTEN if report_error is not None else EXIT_OK)
 

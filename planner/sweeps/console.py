@@ -1,0 +1,238 @@
+"""What a person reads in the terminal during and after ``planner sweep``.
+
+:class:`SweepProgressBar` shows the points done, the time elapsed and the time left (on a terminal
+a live bar on stderr; otherwise one line per point, for logs). The summary is a list of sections,
+each made by one function and printed in order (:func:`summary_sections`): the outcome of the runs,
+what each one-at-a-time target does to expected cost, demand served and the lease plan (with the
+values between which the plan switches), each two-target grid, and the runs that found no plan.
+Every number comes from :class:`~planner.sweeps.result.SweepResult`; text from the input (sweep,
+target and offer names) is always plain text, never rich markup.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from rich.console import Console, Group, RenderableType
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from planner.model.tree import ALL_SCENARIOS
+from planner.terminal import bullets, share, short_money
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from planner.sweeps.engine import SweepProgress
+    from planner.sweeps.result import SweepResult
+
+MAX_LISTED_VALUES = 6
+"""A target with more values shows its range and count instead of the list."""
+MAX_SWITCHES_SHOWN = 3
+"""Plan switches listed per target in the terminal (all are in --json and the report)."""
+MAX_OFFERS_PER_SWITCH = 4
+
+
+def number(value: Any) -> str:
+    """A swept value as typed: 0.15, 2.6, 450, 2025-03."""
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) >= 1e4 else f"{value:.4g}"
+    return str(value)
+
+
+def duration(seconds: float | None) -> str:
+    """``42 s``, ``3 min 05 s``, ``1 h 02 min``; ``-`` when unknown."""
+    if seconds is None or not math.isfinite(seconds):
+        return "-"
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+# ---- progress -------------------------------------------------------------------------------------
+
+class SweepProgressBar:
+    """The points done against the total, elapsed and estimated time left, the latest point.
+
+    Use as a context manager and pass :meth:`update` as ``planner.sweep``'s ``progress`` hook. On a
+    terminal: one live bar on ``console`` (stderr), gone when the sweep ends. Otherwise one plain line
+    per point, so a log shows how far a long sweep got.
+    """
+
+    def __init__(self, console: Console, total: int) -> None:
+        self.console = console
+        self.total = total
+        self.progress: Progress | None = None
+        self.task: TaskID | None = None
+
+    def __enter__(self) -> SweepProgressBar:
+        if self.console.is_terminal:
+            self.progress = Progress(
+                TextColumn("[bold]sweeping"), BarColumn(), MofNCompleteColumn(), TextColumn("points"),
+                TimeElapsedColumn(), TextColumn("{task.fields[left]}"), TextColumn("{task.fields[latest]}"),
+                console=self.console, transient=True, refresh_per_second=4)
+            self.progress.__enter__()
+            self.task = self.progress.add_task("sweep", total=self.total, left="", latest="")
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        if self.progress is not None:
+            self.progress.__exit__(kind, error, trace)
+            self.progress = None
+
+    def update(self, progress: SweepProgress) -> None:
+        """One more point finished (refinement points raise the total as they are added)."""
+        latest = f"{progress.point.description}: {progress.outcome.status}"
+        left = "" if progress.remaining_seconds is None else f"about {duration(progress.remaining_seconds)} left"
+        if self.progress is not None and self.task is not None:
+            self.progress.update(self.task, completed=progress.done, total=progress.total, left=left,
+                                 latest=Text(_shorten(latest, 60)))
+            return
+        self.console.print(Text(f"[{progress.done}/{progress.total}] {latest} ({duration(progress.outcome.seconds)}; "
+                                f"{duration(progress.elapsed_seconds)} elapsed{'; ' + left if left else ''})"),
+                           soft_wrap=True, highlight=False)
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+# ---- the summary, section by section ------------------------------------------------------------
+
+def outcome_section(result: SweepResult) -> RenderableType:
+    """How many runs, how long, where, and how they ended; the base run's figures."""
+    counts = ", ".join(f"{count} {status}" for status, count in result.status_counts().items())
+    runs = len(result.points)
+    style = "green" if result.all_planned else "yellow"
+    head = Text.assemble(("Sweep: ", "bold"), (f"{runs} run{'s' if runs != 1 else ''} ({counts})", style),
+                         f" in {duration(result.seconds)} on {result.workers}")
+    base = result.runs.iloc[0]
+    if not base["has_plan"]:
+        return Group(head, Text(f"Base run: no plan ({base['status']}). {base['reason']}".strip(), style="bold red"))
+    return Group(head, Text(f"Base run: expected cost {short_money(base['expected_cost_usd'])}, demand served "
+                            f"{_share(base['share_served'])}, new lease commitment "
+                            f"{short_money(base['new_lease_commitment_usd'])}"))
+
+
+def targets_section(result: SweepResult) -> RenderableType | None:
+    """One row per one-at-a-time target: its values, and expected cost and demand served at its lowest
+    and highest value against base (widest swing first)."""
+    tornado = result.tornado()
+    if tornado.empty:
+        return None
+    curves = result.curves()
+    table = Table(title="What each target changes (one at a time, the others at base)", title_justify="left",
+                  title_style="bold",
+                  caption="Cost = the expected total the plan minimises (cash and demand not served, NPV) at the "
+                  "target's lowest and highest value; Served = expected share of demand served, lowest→highest.",
+                  caption_justify="left")
+    table.add_column("Target (sweep)", min_width=12)
+    table.add_column("Values", max_width=24)
+    for header in ("Cost low", "Base", "Cost high", "Served"):
+        table.add_column(header, justify="right", no_wrap=True)
+    values = {(sweep.name, target.name): target.values for sweep in result.sweeps for target in sweep.targets}
+    for row in tornado.itertuples(index=False):
+        line = curves[(curves["sweep"] == row.sweep) & (curves["target"] == row.target) & curves["has_plan"]
+                      & ~curves["is_base"]]
+        served = (f"{_share(line['share_served'].iloc[0])}→{_share(line['share_served'].iloc[-1])}"
+                  if len(line) else "-")
+        table.add_row(Text.assemble(str(row.target), (f" ({row.sweep})", "dim")),
+                      Text(_values_text(values.get((row.sweep, row.target), []))),
+                      short_money(row.low_expected_cost_usd), short_money(row.base_expected_cost_usd),
+                      short_money(row.high_expected_cost_usd), served)
+    return table
+
+
+def _values_text(values: list[Any]) -> str:
+    if len(values) <= MAX_LISTED_VALUES:
+        return ", ".join(number(v) for v in values)
+    return f"{number(values[0])} .. {number(values[-1])} ({len(values)} values)"
+
+
+def switches_section(result: SweepResult) -> RenderableType | None:
+    """Per one-at-a-time target, each pair of neighbouring values between which the lease plan
+    switches (the break-even lies between them), and the offers that appear, disappear, grow or
+    shrink, in which worlds (``now`` = signed before the scenario is known)."""
+    tornado = result.tornado()
+    if tornado.empty:
+        return None
+    decisions = result.decisions(level="offer")
+    lines = []
+    for row in tornado.itertuples(index=False):
+        switches = decisions[(decisions["sweep"] == row.sweep) & (decisions["target"] == row.target)]
+        lines.append(f"{row.target} ({row.sweep}): {_switches_text(switches)}")
+    note = Text("The break-even lies between the two values (planner sweep --refine N narrows it; the report lists "
+                "every lease line).", style="dim")
+    return Group(Text("Where the lease plan switches", style="bold"), bullets(lines), note)
+
+
+def _switches_text(switches: pd.DataFrame) -> str:
+    if switches.empty:
+        return "the same leases at every value"
+    parts = []
+    brackets = list(switches.groupby(["from_value", "to_value"], sort=False))
+    for (low, high), changes in brackets[:MAX_SWITCHES_SHOWN]:
+        offers = []
+        for (offer, change), rows in changes.groupby(["offer_id", "change"], sort=False):
+            worlds = ", ".join("now" if s == ALL_SCENARIOS else str(s) for s in dict.fromkeys(rows["scenario"]))
+            offers.append(f"{offer} {change} ({worlds})")
+        more = f", +{len(offers) - MAX_OFFERS_PER_SWITCH} more" if len(offers) > MAX_OFFERS_PER_SWITCH else ""
+        parts.append(f"between {number(low)} and {number(high)}: {', '.join(offers[:MAX_OFFERS_PER_SWITCH])}{more}")
+    if len(brackets) > MAX_SWITCHES_SHOWN:
+        parts.append(f"+{len(brackets) - MAX_SWITCHES_SHOWN} more switches")
+    return "; ".join(parts)
+
+
+def grid_sections(result: SweepResult) -> list[RenderableType]:
+    """Each two-target grid's expected cost: the first target down, the second across."""
+    sections: list[RenderableType] = []
+    for name, grid in result.grids().items():
+        sweep = next(s for s in result.sweeps if s.name == name)
+        first, second = (target.name for target in sweep.targets)
+        table = Table(title=f"{name}: expected cost", title_justify="left", title_style="bold")
+        table.add_column(Text(f"{first} \\ {second}"), justify="left")
+        for column in grid.columns:
+            table.add_column(number(column), justify="right")
+        for value, row in grid.iterrows():
+            table.add_row(number(value), *(short_money(cell) for cell in row))
+        sections.append(table)
+    return sections
+
+
+def failures_section(result: SweepResult) -> RenderableType | None:
+    """The runs without a plan: what was changed, how it ended and why."""
+    runs = result.runs[~result.runs["has_plan"]]
+    if runs.empty:
+        return None
+    lines = [f"run {row.run} ({row.sweep}: {row.changes}): {row.status}" + (f": {row.reason}" if row.reason else "")
+             for row in runs.itertuples(index=False)]
+    plural = "s" if len(lines) != 1 else ""
+    return Group(Text(f"{len(lines)} run{plural} without a plan", style="bold red"), bullets(lines, "red"))
+
+
+def summary_sections(result: SweepResult) -> list[RenderableType]:
+    """The summary, in the order it is printed."""
+    sections = [outcome_section(result), targets_section(result), switches_section(result), *grid_sections(result),
+                failures_section(result)]
+    return [section for section in sections if section is not None]
+
+
+def print_sweep_summary(console: Console, result: SweepResult) -> None:
+    """Print :func:`summary_sections`, a blank line between sections."""
+    for k, section in enumerate(summary_sections(result)):
+        if k:
+            console.print()
+        console.print(section, soft_wrap=False, highlight=False)
+
+
+def _share(value: Any) -> str:
+    return "-" if value is None or (isinstance(value, float) and not math.isfinite(value)) else share(float(value))
