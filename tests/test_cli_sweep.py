@@ -118,7 +118,8 @@ def test_bad_options_exit_2_naming_the_option(workbook: Path, args: list[str], m
 
 
 def test_a_bad_sheet_cell_exits_2_naming_the_cell(tmp_path: Path) -> None:
-    path = write(tmp_path, [PRICE_ROW, {"sweep": "mfu", "table": "Settings", "column": "default_mfu", "values": "a:b:c"}])
+    mfu = {"sweep": "mfu", "table": "Settings", "column": "default_mfu", "values": "a:b:c"}
+    path = write(tmp_path, [PRICE_ROW, mfu])
     result = sweep(str(path), "--workers", "0", "--no-report", "--json")
     assert result.exit_code == 2, result.output
     document = json.loads(result.stdout)

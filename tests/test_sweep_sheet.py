@@ -245,3 +245,23 @@ def test_example_sweeps_tell_the_story() -> None:
     assert (min(probability.values), max(probability.values)) == (0.1, 0.5)
     bigger = apply_changes(problem, [(power, 450.0)])
     assert {s.name: s.power_cap_mw for s in bigger.sites}["Colossus"] == 450.0
+
+
+# ---- models/procurement.md says which numbers are mutable -------------------------------------------
+
+def test_the_formulation_marks_exactly_the_mutable_parameters() -> None:
+    """Every mutable Param of the model (what a sweep changes in place) is marked *(mutable)* in
+    models/procurement.md, and nothing else is."""
+    import re
+
+    import pyomo.environ as pyo
+    from factory import realistic
+
+    from planner.model.build import build_model
+
+    text = (Path(__file__).resolve().parent.parent / "models" / "procurement.md").read_text(encoding="utf-8")
+    cells = [cell for line in text.splitlines() if line.startswith("|") for cell in line.split("|")]
+    marked = {name for cell in cells if "*(mutable)*" in cell for name in re.findall(r"`(\w+)`", cell)}
+    model = build_model(realistic(6, max_total_commitment_usd=1e10))
+    mutable = {param.name for param in model.component_objects(pyo.Param) if param.mutable}
+    assert marked == mutable
