@@ -12,11 +12,13 @@ target and offer names) is always plain text, never rich markup.
 from __future__ import annotations
 
 import math
+import time
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from rich.console import Console, Group, RenderableType
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.live import Live
+from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
@@ -63,47 +65,54 @@ class SweepProgressBar:
     """The points done against the total, elapsed and estimated time left, the latest point.
 
     Use as a context manager and pass :meth:`update` as ``planner.sweep``'s ``progress`` hook. On a
-    terminal: one live bar on ``console`` (stderr), gone when the sweep ends. Otherwise one plain line
+    terminal: a live bar on ``console`` (stderr), gone when the sweep ends. Otherwise one plain line
     per point, so a log shows how far a long sweep got.
     """
 
     def __init__(self, console: Console, total: int) -> None:
         self.console = console
         self.total = total
-        self.progress: Progress | None = None
-        self.task: TaskID | None = None
+        self.done = 0
+        self.remaining_seconds: float | None = None
+        self.latest = ""
+        self.started = time.perf_counter()
+        self.live: Live | None = None
 
     def __enter__(self) -> SweepProgressBar:
+        self.started = time.perf_counter()
         if self.console.is_terminal:
-            self.progress = Progress(
-                TextColumn("[bold]sweeping"), BarColumn(), MofNCompleteColumn(), TextColumn("points"),
-                TimeElapsedColumn(), TextColumn("{task.fields[left]}"), TextColumn("{task.fields[latest]}"),
-                console=self.console, transient=True, refresh_per_second=4)
-            self.progress.__enter__()
-            self.task = self.progress.add_task("sweep", total=self.total, left="", latest="")
+            self.live = Live(self, console=self.console, transient=True, refresh_per_second=4)
+            self.live.__enter__()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
-        if self.progress is not None:
-            self.progress.__exit__(kind, error, trace)
-            self.progress = None
+        if self.live is not None:
+            self.live.__exit__(kind, error, trace)
+            self.live = None
 
     def update(self, progress: SweepProgress) -> None:
         """One more point finished (refinement points raise the total as they are added)."""
-        latest = f"{progress.point.description}: {progress.outcome.status}"
-        left = "" if progress.remaining_seconds is None else f"about {duration(progress.remaining_seconds)} left"
-        if self.progress is not None and self.task is not None:
-            self.progress.update(self.task, completed=progress.done, total=progress.total, left=left,
-                                 latest=Text(_shorten(latest, 60)))
-            return
-        self.console.print(Text(f"[{progress.done}/{progress.total}] {latest} ({duration(progress.outcome.seconds)}; "
-                                f"{duration(progress.elapsed_seconds)} elapsed{'; ' + left if left else ''})"),
-                           soft_wrap=True, highlight=False)
+        self.done, self.total = progress.done, progress.total
+        self.remaining_seconds = progress.remaining_seconds
+        self.latest = f"{progress.point.description}: {progress.outcome.status}"
+        if self.live is None:
+            left = "" if progress.remaining_seconds is None else f"; about {duration(progress.remaining_seconds)} left"
+            self.console.print(Text(f"[{progress.done}/{progress.total}] {self.latest} "
+                                    f"({duration(progress.outcome.seconds)}; {duration(progress.elapsed_seconds)} "
+                                    f"elapsed{left})"), soft_wrap=True, highlight=False)
 
-
-def _shorten(text: str, width: int) -> str:
-    return text if len(text) <= width else text[:width - 3] + "..."
+    def __rich__(self) -> RenderableType:
+        elapsed = time.perf_counter() - self.started
+        left = "" if self.remaining_seconds is None or self.done >= self.total else \
+            f", about {duration(self.remaining_seconds)} left"
+        grid = Table.grid(padding=(0, 1))
+        bar = ProgressBar(total=max(self.total, 1), completed=self.done, width=30)
+        counts = Text(f"{self.done}/{self.total} points, {duration(elapsed)} elapsed{left}")
+        grid.add_row(Text("sweeping", style="bold"), bar, counts)
+        if not self.latest:
+            return grid
+        return Group(grid, Text(f"latest: {self.latest}", style="dim", overflow="ellipsis", no_wrap=True))
 
 
 # ---- the summary, section by section ------------------------------------------------------------
@@ -135,7 +144,7 @@ def targets_section(result: SweepResult) -> RenderableType | None:
                   caption="Cost = the expected total the plan minimises (cash and demand not served, NPV) at the "
                   "target's lowest and highest value; Served = expected share of demand served, lowest→highest.",
                   caption_justify="left")
-    table.add_column("Target (sweep)", min_width=12)
+    table.add_column("Target (sweep)", min_width=12, overflow="fold")
     table.add_column("Values", max_width=24)
     for header in ("Cost low", "Base", "Cost high", "Served"):
         table.add_column(header, justify="right", no_wrap=True)
