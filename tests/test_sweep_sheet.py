@@ -265,3 +265,26 @@ def test_the_formulation_marks_exactly_the_mutable_parameters() -> None:
     model = build_model(realistic(6, max_total_commitment_usd=1e10))
     mutable = {param.name for param in model.component_objects(pyo.Param) if param.mutable}
     assert marked == mutable
+
+
+def test_sweeps_written_from_python_read_back_the_same(tmp_path: Path) -> None:
+    from planner.sweeps import Sweep, Target
+    from planner.sweeps.sheet import sweep_rows
+
+    sweeps = [
+        Sweep(name="grid", design="grid", targets=[
+            Target.setting("default_mfu", [0.1, 0.2 / 3]),
+            Target(table="LeaseOffers", rows="gpu_type=H100, site!=x", column="price_usd_per_gpu_hour", mode="scale",
+                   values=[0.7, 1.3], label="H100 price")]),
+        Sweep(name="window", targets=[Target(table="LeaseOffers", rows="L", column="latest_start_month",
+                                             values=["2025-02"])]),
+    ]
+    path = tmp_path / "saved.xlsx"
+    write_problem(tiny([10, 10], offers=[lease("L", term=2)]), path, sweeps=sweep_rows(sweeps))
+
+    def fields(found: list[Sweep]) -> list[tuple[Any, ...]]:
+        return [(s.name, s.design, [(t.table, t.rows, t.column, t.mode, t.values, t.label) for t in s.targets])
+                for s in found]
+
+    assert fields(load_sweeps(path)) == fields(sweeps)
+    assert load_sweeps(path)[0].targets[0].values[1] == 0.2 / 3  # floats written in full

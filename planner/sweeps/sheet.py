@@ -102,6 +102,19 @@ def sweep_column_rows() -> list[dict[str, Any]]:
             for table in sweep_tables() for column in sweepable_columns(table)]
 
 
+def sweep_rows(sweeps: Sequence[Sweep]) -> list[dict[str, Any]]:
+    """Sweeps as Sweeps sheet rows (one per target), e.g. to save a script's sweeps in a workbook with
+    ``planner.workbook.write_problem(problem, path, sweeps=sweep_rows(sweeps))``."""
+    rows = []
+    for sweep in sweeps:
+        for k, target in enumerate(sweep.targets):
+            values = ", ".join(f"{v!r}" if isinstance(v, float) else str(v) for v in target.values)
+            rows.append({"sweep": sweep.name, "design": sweep.design if k == 0 else None, "table": target.table,
+                         "rows": None if target.table == SETTINGS else target.rows, "column": target.column,
+                         "mode": target.mode, "values": values, "label": target.label})
+    return rows
+
+
 # ---- reading the sheet ----------------------------------------------------------------------------
 
 def _canonical(value: str, names: Sequence[str]) -> str:
