@@ -141,13 +141,11 @@ def tornado_table(result: SweepResult) -> Table:
             for sweep, name, twice in zip(frame["sweep"], frame["target"], repeated, strict=True)]
     frame.insert(0, "bar", [f"{bar}: {shown(low, t)} to {shown(high, t)}" for bar, low, high, t
                             in zip(bars, frame["low_value"], frame["high_value"], chosen, strict=True)])
-    labels = {"bar": "Bar (target: low to high value)", "sweep": "Sweep", "target": "Target",
-              "base_value": f"Base value ({VALUE_UNIT})", "low_value": f"Low value ({VALUE_UNIT})",
-              "high_value": f"High value ({VALUE_UNIT})", "base_expected_cost_usd": "Base expected cost (USD)",
-              "low_expected_cost_usd": "Expected cost at low value (USD)",
-              "high_expected_cost_usd": "Expected cost at high value (USD)",
-              "low_change": "Change at low value (USD)", "high_change": "Change at high value (USD)",
-              "swing": "Swing (USD)"}
+    labels = {"bar": "Target: lowest to highest value", "sweep": "Sweep", "target": "Target",
+              "base_value": "Base value", "low_value": "Low value", "high_value": "High value",
+              "base_expected_cost_usd": "Cost at base (USD)", "low_expected_cost_usd": "Cost at low (USD)",
+              "high_expected_cost_usd": "Cost at high (USD)", "low_change": "Change at low (USD)",
+              "high_change": "Change at high (USD)", "swing": "Swing (USD)"}
     formats = {"low_change": MONEY, "high_change": MONEY, "swing": MONEY}
     value_formats = _row_formats(list(chosen))
     return table("Sweep_Tornado", "Expected cost at each target's lowest and highest value (widest swing first)",
