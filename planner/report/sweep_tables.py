@@ -141,7 +141,8 @@ def tornado_table(result: SweepResult) -> Table:
             for sweep, name, twice in zip(frame["sweep"], frame["target"], repeated, strict=True)]
     frame.insert(0, "bar", [f"{bar}: {shown(low, t)} to {shown(high, t)}" for bar, low, high, t
                             in zip(bars, frame["low_value"], frame["high_value"], chosen, strict=True)])
-    labels = {"bar": "Target: lowest to highest value", "sweep": "Sweep", "target": "Target",
+    frame = frame.drop(columns=["target"])  # it heads the bar's label
+    labels = {"bar": "Target: lowest to highest value", "sweep": "Sweep",
               "base_value": "Base value", "low_value": "Low value", "high_value": "High value",
               "base_expected_cost_usd": "Cost at base (USD)", "low_expected_cost_usd": "Cost at low (USD)",
               "high_expected_cost_usd": "Cost at high (USD)", "low_change": "Change at low (USD)",
