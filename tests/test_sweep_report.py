@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from factory import lease, tiny
 from openpyxl.utils import get_column_letter, range_boundaries
+from test_report import read_table
 
 import planner
 from planner.errors import InputError
@@ -62,16 +63,6 @@ def report_path(result: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def workbook(report_path: Path) -> openpyxl.Workbook:
     return openpyxl.load_workbook(report_path)
-
-
-def read_table(path: Path, wb: openpyxl.Workbook, sheet: str, name: str) -> pd.DataFrame:
-    """An Excel Table read back with pandas, located by its ref."""
-    min_col, min_row, max_col, max_row = range_boundaries(wb[sheet].tables[name].ref)
-    raw = pd.read_excel(path, sheet_name=sheet, header=None, skiprows=min_row - 1, nrows=max_row - min_row + 1,
-                        usecols=f"{get_column_letter(min_col)}:{get_column_letter(max_col)}")
-    frame = raw.iloc[1:].reset_index(drop=True)
-    frame.columns = [str(v) for v in raw.iloc[0]]
-    return frame.infer_objects()
 
 
 def numbers(series: pd.Series) -> list[float | None]:
