@@ -40,6 +40,7 @@ from planner.report.sweep_tables import (
     runs_table,
     shown,
     spec_frame,
+    target_unit,
     targets_by_name,
     tornado_table,
 )
@@ -121,13 +122,14 @@ def read_me(ctx: Context) -> Sheet:
         blocks.append(table("Sweep_NoPlan", "Points without a plan", missing.reset_index(drop=True),
                             labels={"run": "Run", "changes": "Changes", "status": "Status", "reason": "Reason"}))
     if ctx.curves:
-        blocks.append(Text("Where the plan switches (Decisions sheet: every lease line)", _switch_lines(r)))
+        blocks.append(Text("Where the plan switches (Decisions sheet: every lease line)",
+                           _switch_lines(r) or ["The lease plan is the same at every value of every target."]))
     blocks.append(Text("How to read the sheets", contents(ctx)))
-    base = r.base
+    solve = f"planner solve {ctx.source.name}" if ctx.source else "planner.solve(problem) in Python"
     pointer = (f"This report compares the points; for the base run's full plan (leases, capacity, costs by month, "
-               f"policies, power) solve the base workbook: planner solve {source}."
-               if base is not None and base.has_plan else
-               f"The base run has no plan: solve the base workbook (planner solve {source}) for the diagnosis.")
+               f"policies, power) solve the base input: {solve}."
+               if r.base is not None and r.base.has_plan else
+               f"The base run has no plan: solve the base input ({solve}) for the diagnosis.")
     blocks.append(Text("The full plan", [pointer]))
     return Sheet("Read me", f"Sensitivity sweep: {source}", notes, blocks, across=False, alert=alert)
 
@@ -180,9 +182,11 @@ def curve(r: SweepResult, name: str, sweep: str, target: Target, k: int) -> Shee
 
 def grid(r: SweepResult, name: str, sweep: Sweep, k: int) -> Sheet:
     first, second = sweep.targets
-    notes = [f"Sweep {sweep.name}: every combination of {first.name} (down) and {second.name} (across), the "
-             "other inputs at base. Green is better (lower cost, more demand served). A blank cell: no plan at "
-             "that point (Runs sheet: Status and Reason)."]
+    notes = [f"Sweep {sweep.name}: every combination of two inputs, the others at base.",
+             f"  down: {first.name} ({target_unit(first)[0]})",
+             f"  across: {second.name} ({target_unit(second)[0]})",
+             "Green is better (lower cost, more demand served). A blank cell: no plan at that point (Runs sheet: "
+             "Status and Reason)."]
     return Sheet(name, f"Grid: {sweep.name}", notes, list(grid_tables(r, sweep, f"Sweep_Grid{k}")), across=False)
 
 

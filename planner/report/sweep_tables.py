@@ -96,14 +96,6 @@ def _value_header(name: str, target: Target) -> str:
     return f"{name} ({unit})" if unit else name
 
 
-def _short(target: Target) -> str:
-    """A target's label, else its column (and rows) without the table: for tight headers."""
-    if target.label:
-        return target.label
-    rows = "" if target.rows == "*" else f"[{target.rows}]"
-    return f"{target.column}{rows}" + {"set": "", "scale": " (scale)", "add": " (add)"}[target.mode]
-
-
 def _row_formats(targets: list[Target | None]) -> list[str | None]:
     return [target_unit(target)[1] if target is not None else None for target in targets]
 
@@ -194,8 +186,8 @@ def grid_tables(result: SweepResult, sweep: Sweep, key: str) -> list[Table]:
                   **{c: shown(v, second) for c, v in zip(columns, grid.columns, strict=True)}}
         formats = {"row_value": target_unit(first)[1], **dict.fromkeys(columns, number_format)}
         shade = ColourScale(tuple(columns), low_is_good) if frame[columns].notna().to_numpy().sum() > 1 else None
-        blocks.append(Table(f"{key}_{metric.removesuffix('_usd')}", f"{title}, across: {_short(second)}", frame,
-                            labels=labels, formats=formats, colour_scale=shade))
+        blocks.append(Table(f"{key}_{metric.removesuffix('_usd')}", title, frame, labels=labels, formats=formats,
+                            colour_scale=shade))
     return blocks
 
 
