@@ -1,4 +1,5 @@
-"""Native Excel charts over placed table columns: line and column charts, a secondary axis.
+"""Native Excel charts over placed table columns: line and column charts, a secondary axis, a
+tornado (horizontal bars of the change against a base) and lines over a numeric x axis (scatter).
 
 Categories (months, scenarios) are text references; every chart has titled axes, a number format
 on its value axis and the legend at the bottom. Category labels sit at the bottom of the plot
@@ -7,9 +8,10 @@ on its value axis and the legend at the bottom. Category labels sit at the botto
 
 from __future__ import annotations
 
-from openpyxl.chart import BarChart, LineChart, Reference, Series
+from openpyxl.chart import BarChart, LineChart, Reference, ScatterChart, Series
 from openpyxl.chart._chart import ChartBase
 from openpyxl.chart.data_source import AxDataSource, StrRef
+from openpyxl.chart.shapes import GraphicalProperties
 
 CHART_WIDTH_CM, CHART_HEIGHT_CM = 22.0, 10.0
 SECONDARY_AXIS_ID = 200
@@ -97,4 +99,53 @@ def add_secondary_axis(chart: LineChart, series: list[Series], categories: Refer
     secondary.y_axis.axPos = "r"
     set_categories(secondary, categories)
     chart += secondary
+    return chart
+
+
+def tornado_chart(low: Reference, high: Reference, categories: Reference, *, title: str, value_title: str,
+                  value_format: str, low_name: str = "Low value", high_name: str = "High value") -> BarChart:
+    """Horizontal bars of the change against a base, one row per category (first row on top): the
+    low and the high value's change overlap on one bar, left and right of zero."""
+    chart = BarChart()
+    chart.type = "bar"
+    chart.grouping, chart.overlap, chart.gapWidth = "clustered", 100, 40
+    style_chart(chart, title, value_title, value_format, x_title="")
+    chart.x_axis.title = None
+    chart.x_axis.axPos = "l"
+    chart.x_axis.scaling.orientation = "maxMin"  # the table's first (widest) row at the top
+    chart.y_axis.axPos = "b"
+    chart.y_axis.crosses = "max"  # with the categories reversed, keeps the value axis at the bottom
+    chart.series.append(Series(low, title=low_name))
+    chart.series.append(Series(high, title=high_name))
+    set_categories(chart, categories)
+    return chart
+
+
+def xy_line(x: Reference, y: Reference, title: str, *, markers_only: bool = False,
+            colour: str | None = None) -> Series:
+    """A scatter series: a line through (x, y) with markers, or markers alone (a highlighted point)."""
+    series = Series(y, x, title=title)
+    series.smooth = False
+    series.marker.symbol = "diamond" if markers_only else "circle"
+    series.marker.size = 10 if markers_only else 5
+    if colour is not None:
+        series.marker.graphicalProperties = GraphicalProperties(solidFill=colour)
+        series.marker.graphicalProperties.line.solidFill = colour
+        series.graphicalProperties.line.solidFill = colour
+    if markers_only:
+        series.graphicalProperties.line.noFill = True
+    return series
+
+
+def scatter_chart(series: list[Series], *, title: str, x_title: str, x_format: str, y_title: str, y_format: str,
+                  y_range: tuple[float, float] | None = None) -> ScatterChart:
+    """Lines over a numeric x axis (values spaced as they are, unlike text categories)."""
+    chart = ScatterChart()
+    chart.scatterStyle = "lineMarker"
+    style_chart(chart, title, y_title, y_format, x_title=x_title)
+    chart.x_axis.number_format = x_format
+    chart.x_axis.majorGridlines = None
+    if y_range is not None:
+        chart.y_axis.scaling.min, chart.y_axis.scaling.max = y_range
+    chart.series.extend(series)
     return chart

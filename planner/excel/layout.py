@@ -67,11 +67,21 @@ def column_values(series: pd.Series) -> list[Any]:
     return [plain(v) for v in series.tolist()]
 
 
+@dataclass(frozen=True)
+class ColourScale:
+    """A colour scale (conditional format, no formula) over some columns' data cells together, a
+    heat map: green at the good end, red at the bad end, yellow between."""
+
+    columns: tuple[str, ...]
+    low_is_good: bool = True
+
+
 @dataclass
 class Table:
     """One Excel Table over ``frame``. ``key`` is its workbook-unique name (charts find it by key);
     ``labels`` and ``formats`` give each column's header and number format (the column name and
-    no format by default); ``row_formats`` gives one format per row instead, for item/value tables."""
+    no format by default); ``row_formats`` gives one format per row instead, for item/value tables;
+    ``colour_scale`` shades some columns as a heat map."""
 
     key: str
     title: str
@@ -80,6 +90,7 @@ class Table:
     labels: Mapping[str, str] = field(default_factory=dict)
     formats: Mapping[str, str | None] = field(default_factory=dict)
     row_formats: Mapping[str, list[str | None]] = field(default_factory=dict)
+    colour_scale: ColourScale | None = None
 
     @functools.cached_property
     def columns(self) -> list[str]:

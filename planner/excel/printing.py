@@ -6,17 +6,19 @@ the title and header rows that side-by-side tables share. The writer hands it to
 print-setup hook, :func:`landscape_one_page_wide` unless the sheet names another. Each range of a
 print area starts on a page of its own and is fitted to the page width, so a wide sheet of several
 tables prints as several readable stacks of pages instead of one unreadable strip.
-:func:`fit_text_to_print` wraps notes and text lines to the width that prints.
+:func:`landscape_pages_wide` prints one very wide table over several pages across instead, its
+first columns repeated on each. :func:`fit_text_to_print` wraps notes and text lines to the width that prints.
 """
 
 from __future__ import annotations
 
+import math
 import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from openpyxl.utils import get_column_letter
+from openpyxl.utils import column_index_from_string, get_column_letter, range_boundaries
 from openpyxl.worksheet.page import PageMargins
 
 from planner.excel.charts import CHART_WIDTH_CM
@@ -65,6 +67,27 @@ def landscape_one_page_wide(ws: Any, layout: PrintLayout) -> None:
         ws.print_title_rows = layout.title_rows
     if layout.areas:
         ws.print_area = list(layout.areas)
+
+
+def landscape_pages_wide(title_columns: str | None = None) -> PrintSetup:
+    """A print setup for one table too wide for a page: landscape, as many pages wide as keep it at
+    :data:`PACKED_WIDTH_PIXELS` or less per page (75% scale or more), ``title_columns`` (``A:C``)
+    repeated at the left of every page; otherwise as :func:`landscape_one_page_wide`."""
+
+    def setup(ws: Any, layout: PrintLayout) -> None:
+        landscape_one_page_wide(ws, layout)
+        widths = {column_index_from_string(letter): dim.width for letter, dim in ws.column_dimensions.items()
+                  if dim.width}
+        widest = max((pixels(widths, first, last) for first, _, last, _ in map(range_boundaries, layout.areas)),
+                     default=pixels(widths, 1, max(widths, default=1)))
+        repeated = 0.0
+        if title_columns:
+            first_col, last_col = (column_index_from_string(part) for part in title_columns.split(":"))
+            repeated = pixels(widths, first_col, last_col)
+            ws.print_title_cols = title_columns
+        ws.page_setup.fitToWidth = max(1, math.ceil((widest - repeated) / (PACKED_WIDTH_PIXELS - repeated)))
+
+    return setup
 
 
 def pixels(widths: dict[int, float], first: int, last: int) -> float:

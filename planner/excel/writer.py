@@ -13,6 +13,7 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.formatting.rule import ColorScaleRule
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.filters import AutoFilter
@@ -23,6 +24,7 @@ from planner.excel.cells import is_risky, text_cell
 from planner.excel.files import discard
 from planner.excel.layout import (
     CHART_ROWS,
+    ColourScale,
     Placed,
     Sheet,
     Slot,
@@ -36,6 +38,8 @@ from planner.excel.layout import (
 from planner.excel.printing import fit_text_to_print, landscape_one_page_wide, print_layout
 
 TABLE_STYLE = "TableStyleMedium2"
+GOOD, MIDDLE, BAD = "63BE7B", "FFEB84", "F8696B"
+"""Colour-scale colours (Excel's green-yellow-red)."""
 
 
 class Styles:
@@ -172,6 +176,20 @@ def _add_tables(ws: Any, tables: list[Placed], used_names: set[str]) -> None:
         with warnings.catch_warnings():  # columns are set above, as write-only mode requires
             warnings.filterwarnings("ignore", message="In write-only mode you must add table columns manually")
             ws.add_table(table)
+        if block.colour_scale is not None:
+            _add_colour_scale(ws, p, block.colour_scale)
+
+
+def _add_colour_scale(ws: Any, p: Placed, scale: ColourScale) -> None:
+    """One colour scale over the data cells of the scale's columns together (a conditional format
+    of type colorScale: thresholds min, 50th percentile and max; no formula)."""
+    low, high = (GOOD, BAD) if scale.low_is_good else (BAD, GOOD)
+    last_row = p.first_data_row + p.block.rows - 1  # type: ignore[union-attr]
+    ranges = " ".join(f"{get_column_letter(p.column(c))}{p.first_data_row}:{get_column_letter(p.column(c))}{last_row}"
+                      for c in scale.columns)
+    rule = ColorScaleRule(start_type="min", start_color=low, mid_type="percentile", mid_value=50, mid_color=MIDDLE,
+                          end_type="max", end_color=high)
+    ws.conditional_formatting.add(ranges, rule)
 
 
 def write_workbook(sheets: list[Sheet], *, title: str, marker: str | None = None) -> Workbook:
