@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 from factory import lease, tiny
 from typer.testing import CliRunner
@@ -62,9 +63,9 @@ def test_summary_says_what_changes_and_where_the_plan_switches(workbook: Path) -
     result = sweep(str(workbook), "--sweep", "price", "--workers", "0", "--no-report")
     assert result.exit_code == 0, result.output
     text = " ".join(result.stdout.split())
-    assert "Sweep: 3 runs (3 optimal)" in text and "this process" in text
+    assert "Sweep: 3 runs (3 optimal) in" in text and "this process" in text
     assert "Base run: expected cost $29,200, demand served 100%" in text
-    for figure in ("$58,400", "$29,200", "$73,000", "between 4 and 6: L disappears (now)"):
+    for figure in ("$58,400", "$29,200", "$73,000", "what to sign now changes at 4–6: L 10→0 blocks"):
         assert figure in text
     assert "Traceback" not in result.output
 
@@ -151,3 +152,47 @@ def test_two_local_workers_give_the_same_runs(workbook: Path) -> None:
     assert document["workers"].startswith("2 worker processes on a local Dask cluster")
     assert [run["expected_cost_usd"] for run in document["runs"]] == [
         pytest.approx(29_200), pytest.approx(58_400), pytest.approx(73_000)]
+
+
+# ---- the report ---------------------------------------------------------------------------------
+
+def test_report_goes_under_reports_by_default(workbook: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = sweep(str(workbook), "--sweep", "price", "--workers", "0")
+    assert result.exit_code == 0, result.output
+    report = Path("reports") / "tiny-sweep.xlsx"
+    assert report.is_file()
+    assert f"report: {report}" in result.stdout
+    assert "Runs" in openpyxl.load_workbook(report, read_only=True).sheetnames
+
+
+def test_report_path_in_json(workbook: Path, tmp_path: Path) -> None:
+    report = tmp_path / "out" / "price.xlsx"
+    report.parent.mkdir()
+    result = sweep(str(workbook), "--sweep", "price", "--workers", "0", "--json", "-o", str(report))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["report"] == str(report) and report.is_file()
+
+
+def test_a_bad_report_path_fails_before_the_runs(workbook: Path, tmp_path: Path) -> None:
+    result = sweep(str(workbook), "--sweep", "price", "--workers", "0", "-o", str(workbook))
+    assert result.exit_code == 2
+    assert "[1/" not in result.stderr  # nothing ran
+    result = sweep(str(workbook), "--sweep", "price", "--workers", "0", "-o", str(tmp_path / "report.csv"))
+    assert result.exit_code == 2 and ".xlsx" in result.stderr
+
+
+def test_a_report_that_cannot_be_written_after_the_runs_exits_3(workbook: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import planner.report.sweep
+
+    def fail(*args: Any, **kwargs: Any) -> Path:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(planner.report.sweep, "write_sweep_report", fail)
+    result = sweep(str(workbook), "--sweep", "price", "--workers", "0", "--json", "-o", str(tmp_path / "r.xlsx"))
+    assert result.exit_code == 3, result.output
+    document = json.loads(result.stdout)
+    assert document["report"] is None and len(document["runs"]) == 3  # the runs are still there
+    assert "Permission denied" in document["report_error"][0]["message"]
+    assert "the report was not written" in result.stderr

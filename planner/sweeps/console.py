@@ -24,6 +24,7 @@ from rich.text import Text
 
 from planner.model.tree import ALL_SCENARIOS
 from planner.terminal import bullets, share, short_money
+from planner.units import gap_text
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -117,14 +118,23 @@ class SweepProgressBar:
 
 # ---- the summary, section by section ------------------------------------------------------------
 
+STATUS_WORDS = {"optimal": "optimal", "time_limit": "stopped at the time limit with a plan",
+                "infeasible": "infeasible", "invalid": "invalid input", "error": "failed"}
+"""Run statuses as the summary says them (others as they are)."""
+
+
 def outcome_section(result: SweepResult) -> RenderableType:
-    """How many runs, how long, where, and how they ended; the base run's figures."""
-    counts = ", ".join(f"{count} {status}" for status, count in result.status_counts().items())
-    runs = len(result.points)
+    """How many runs, how long, where, and how they ended (with the widest gap left by a run stopped
+    at its time limit); the base run's figures."""
+    counts = ", ".join(f"{count} {STATUS_WORDS.get(status, status)}"
+                       for status, count in result.status_counts().items())
+    runs = result.runs
+    stopped = runs.loc[runs["status"] == "time_limit", "mip_gap"].dropna()
+    widest = f", gap up to {gap_text(float(stopped.max()))}" if len(stopped) else ""
     style = "green" if result.all_planned else "yellow"
-    head = Text.assemble(("Sweep: ", "bold"), (f"{runs} run{'s' if runs != 1 else ''} ({counts})", style),
-                         f" in {duration(result.seconds)} on {result.workers}")
-    base = result.runs.iloc[0]
+    head = Text.assemble(("Sweep: ", "bold"), f"{len(runs)} run{'s' if len(runs) != 1 else ''} (",
+                         (counts, style), f"{widest}) in {duration(result.seconds)} on {result.workers}")
+    base = runs.iloc[0]
     if not base["has_plan"]:
         return Group(head, Text(f"Base run: no plan ({base['status']}). {base['reason']}".strip(), style="bold red"))
     return Group(head, Text(f"Base run: expected cost {short_money(base['expected_cost_usd'])}, demand served "
@@ -144,7 +154,7 @@ def targets_section(result: SweepResult) -> RenderableType | None:
                   caption="Cost = the expected total the plan minimises (cash and demand not served, NPV) at the "
                   "target's lowest and highest value; Served = expected share of demand served, lowest→highest.",
                   caption_justify="left")
-    table.add_column("Target (sweep)", min_width=12, overflow="fold")
+    table.add_column("Target / sweep", min_width=12, overflow="fold")
     table.add_column("Values", max_width=24)
     for header in ("Cost low", "Base", "Cost high", "Served"):
         table.add_column(header, justify="right", no_wrap=True)
@@ -154,7 +164,9 @@ def targets_section(result: SweepResult) -> RenderableType | None:
                       & ~curves["is_base"]]
         served = (f"{_share(line['share_served'].iloc[0])}→{_share(line['share_served'].iloc[-1])}"
                   if len(line) else "-")
-        table.add_row(Text.assemble(str(row.target), (f" ({row.sweep})", "dim")),
+        named = Text(str(row.target)) if row.target == row.sweep else Text.assemble(str(row.target), "\n",
+                                                                                  (str(row.sweep), "dim"))
+        table.add_row(named,
                       Text(_values_text(values.get((row.sweep, row.target), []))),
                       short_money(row.low_expected_cost_usd), short_money(row.base_expected_cost_usd),
                       short_money(row.high_expected_cost_usd), served)
@@ -168,9 +180,9 @@ def _values_text(values: list[Any]) -> str:
 
 
 def switches_section(result: SweepResult) -> RenderableType | None:
-    """Per one-at-a-time target, each pair of neighbouring values between which the lease plan
-    switches (the break-even lies between them), and the offers that appear, disappear, grow or
-    shrink, in which worlds (``now`` = signed before the scenario is known)."""
+    """Per one-at-a-time target, the neighbouring values between which what to sign now changes
+    (the break-even lies between them), offer by offer, and where the signings a world makes once it
+    is known change (listed in full in the report)."""
     tornado = result.tornado()
     if tornado.empty:
         return None
@@ -178,27 +190,40 @@ def switches_section(result: SweepResult) -> RenderableType | None:
     lines = []
     for row in tornado.itertuples(index=False):
         switches = decisions[(decisions["sweep"] == row.sweep) & (decisions["target"] == row.target)]
-        lines.append(f"{row.target} ({row.sweep}): {_switches_text(switches)}")
-    note = Text("The break-even lies between the two values (planner sweep --refine N narrows it; the report lists "
-                "every lease line).", style="dim")
+        lines.append(f"{row.target}: {_switches_text(switches)}")
+    note = Text("The break-even lies between the two values: planner sweep --refine N narrows it; the report's "
+                "Decisions sheet lists every lease line that changes.", style="dim")
     return Group(Text("Where the lease plan switches", style="bold"), bullets(lines), note)
 
 
 def _switches_text(switches: pd.DataFrame) -> str:
+    """What to sign now, bracket by bracket (offer: blocks before -> after), then the brackets where
+    only later signings (per world) change."""
     if switches.empty:
         return "the same leases at every value"
+    now = switches[switches["scenario"] == ALL_SCENARIOS]
     parts = []
-    brackets = list(switches.groupby(["from_value", "to_value"], sort=False))
-    for (low, high), changes in brackets[:MAX_SWITCHES_SHOWN]:
-        offers = []
-        for (offer, change), rows in changes.groupby(["offer_id", "change"], sort=False):
-            worlds = ", ".join("now" if s == ALL_SCENARIOS else str(s) for s in dict.fromkeys(rows["scenario"]))
-            offers.append(f"{offer} {change} ({worlds})")
-        more = f", +{len(offers) - MAX_OFFERS_PER_SWITCH} more" if len(offers) > MAX_OFFERS_PER_SWITCH else ""
-        parts.append(f"between {number(low)} and {number(high)}: {', '.join(offers[:MAX_OFFERS_PER_SWITCH])}{more}")
-    if len(brackets) > MAX_SWITCHES_SHOWN:
-        parts.append(f"+{len(brackets) - MAX_SWITCHES_SHOWN} more switches")
-    return "; ".join(parts)
+    if now.empty:
+        parts.append("what to sign now is the same at every value")
+    else:
+        brackets = list(now.groupby(["from_value", "to_value"], sort=False))
+        shown = []
+        for (low, high), changes in brackets[:MAX_SWITCHES_SHOWN]:
+            offers = [f"{row.offer_id} {row.blocks_before}→{row.blocks_after} blocks"
+                      for row in changes.itertuples(index=False)]
+            more = f", +{len(offers) - MAX_OFFERS_PER_SWITCH} more" if len(offers) > MAX_OFFERS_PER_SWITCH else ""
+            shown.append(f"{_bracket(low, high)}: {', '.join(offers[:MAX_OFFERS_PER_SWITCH])}{more}")
+        more = f"; +{len(brackets) - MAX_SWITCHES_SHOWN} more" if len(brackets) > MAX_SWITCHES_SHOWN else ""
+        parts.append("what to sign now changes at " + "; ".join(shown) + more)
+    later = switches[switches["scenario"] != ALL_SCENARIOS]
+    if not later.empty:
+        pairs = dict.fromkeys(zip(later["from_value"], later["to_value"], strict=True))
+        parts.append("signings once the scenario is known change at " + ", ".join(_bracket(*p) for p in pairs))
+    return ". ".join(parts)
+
+
+def _bracket(low: Any, high: Any) -> str:
+    return f"{number(low)}–{number(high)}"
 
 
 def grid_sections(result: SweepResult) -> list[RenderableType]:
