@@ -128,7 +128,7 @@ def build_workbook(
         _add_dropdowns(sheet, columns(cls), sizes, sizes[name])
         if name in required_sheets():
             sheet.sheet_properties.tabColor = HEADER_REQUIRED_FILL.fgColor.rgb[-6:]
-    _write_sweeps(workbook, sweeps, len(sweeps) + spare_rows)
+    _write_sweeps(workbook, sweeps, max(len(sweeps) + spare_rows, 1))  # a Table needs a data row
     return workbook
 
 
