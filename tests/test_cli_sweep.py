@@ -65,7 +65,7 @@ def test_summary_says_what_changes_and_where_the_plan_switches(workbook: Path) -
     text = " ".join(result.stdout.split())
     assert "Sweep: 3 runs (3 optimal) in" in text and "this process" in text
     assert "Base run: expected cost $29,200, demand served 100%" in text
-    for figure in ("$58,400", "$29,200", "$73,000", "what to sign now changes at 4–6: L 10→0 blocks"):
+    for figure in ("$58,400", "$29,200", "$73,000", "what to sign now changes at 4–6: L 10→0 blocks."):
         assert figure in text
     assert "Traceback" not in result.output
 

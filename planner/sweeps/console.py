@@ -218,8 +218,8 @@ def _switches_text(switches: pd.DataFrame) -> str:
     later = switches[switches["scenario"] != ALL_SCENARIOS]
     if not later.empty:
         pairs = dict.fromkeys(zip(later["from_value"], later["to_value"], strict=True))
-        parts.append("signings once the scenario is known change at " + ", ".join(_bracket(*p) for p in pairs))
-    return ". ".join(parts)
+        parts.append("Signings once the scenario is known change at " + ", ".join(_bracket(*p) for p in pairs))
+    return ". ".join(parts) + "."
 
 
 def _bracket(low: Any, high: Any) -> str:
