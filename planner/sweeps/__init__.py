@@ -8,7 +8,10 @@
 * :mod:`~planner.sweeps.worker`: one point on one worker, on a model kept between points;
 * :mod:`~planner.sweeps.runners`: in this process or on Dask distributed;
 * :mod:`~planner.sweeps.result` and :mod:`~planner.sweeps.analysis`: the runs table, tornado,
-  curves, grid tables and the lease decisions that change.
+  curves, grid tables and the lease decisions that change;
+* :mod:`~planner.sweeps.sheet`: the workbook's Sweeps sheet (read cell by cell; its columns for the template);
+* :mod:`~planner.sweeps.command` and :mod:`~planner.sweeps.console`: ``planner sweep``'s choice of sweeps,
+  its ``--json`` document, its progress bar and summary.
 
 The spec is imported eagerly (reading a workbook's Sweeps sheet needs no solver); the engine,
 which imports Pyomo and HiGHS, on first use.
