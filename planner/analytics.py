@@ -17,11 +17,12 @@ import pandas as pd
 if TYPE_CHECKING:
     from planner.results import PlanResult
 
-COST_CATEGORIES = ("leases", "upfront", "commitments", "on_demand", "credits", "throttling", "unserved",
-                   "goodwill")
-"""Cost categories in report order; credits are negative (they reduce cost)."""
-SPEND_CATEGORIES = ("leases", "upfront", "commitments", "on_demand", "credits")
-"""Categories that are money actually paid for compute (for USD per million tokens)."""
+COST_CATEGORIES = ("leases", "upfront", "commitments", "on_demand", "credits", "efficiency", "throttling",
+                   "unserved", "goodwill")
+"""Cost categories in report order; credits are negative (they reduce cost); efficiency (programs) only
+shows when the input has efficiency programs."""
+SPEND_CATEGORIES = ("leases", "upfront", "commitments", "on_demand", "credits", "efficiency")
+"""Categories that are money actually paid for compute and serving (for USD per million tokens)."""
 
 REPORT_TABLES = (
     "key_figures", "scenario_costs", "leases", "lease_schedule_by_month", "lease_payments", "capacity_by_month",
@@ -53,6 +54,10 @@ class PlanAnalytics:
     def _month_grid(self: PlanResult) -> pd.MultiIndex:
         return pd.MultiIndex.from_product([self.data.scenarios, self.problem.month_labels],
                                           names=["scenario", "month"])
+
+    def cost_categories(self: PlanResult) -> list[str]:
+        """The cost categories this plan's tables show: all, but efficiency only with efficiency programs."""
+        return [c for c in COST_CATEGORIES if c != "efficiency" or self.data.has_programs]
 
     def finite_gap(self: PlanResult) -> float | None:
         """The relative MIP gap, or None when the solver gave none."""
@@ -87,8 +92,9 @@ class PlanAnalytics:
         weighted = costs.assign(weighted=costs["cost_usd"] * costs["scenario"].map(self.data.probability))
         wide = weighted.pivot_table(index="month", columns="category", values="weighted", aggfunc="sum",
                                     fill_value=0.0) if not costs.empty else pd.DataFrame(index=months)
-        wide = wide.reindex(index=months, columns=list(COST_CATEGORIES), fill_value=0.0).fillna(0.0)
-        wide.columns = [f"{c}_usd" for c in COST_CATEGORIES]
+        categories = self.cost_categories()
+        wide = wide.reindex(index=months, columns=categories, fill_value=0.0).fillna(0.0)
+        wide.columns = [f"{c}_usd" for c in categories]
         wide["total_usd"] = wide.sum(axis=1)
         in_horizon = set(self.problem.month_labels)
         wide.insert(0, "in_horizon", [m in in_horizon for m in months])
@@ -123,9 +129,10 @@ class PlanAnalytics:
     # ---- per scenario --------------------------------------------------------------------------
     def npv_by_scenario(self: PlanResult) -> pd.DataFrame:
         """NPV per scenario and category; ``npv_usd`` is the scenario's total (the model's scenario cost)."""
-        table = self.cost_by_category().reindex(index=self.data.scenarios, columns=list(COST_CATEGORIES),
+        categories = self.cost_categories()
+        table = self.cost_by_category().reindex(index=self.data.scenarios, columns=categories,
                                                 fill_value=0.0).fillna(0.0)
-        table.columns = [f"{c}_usd" for c in COST_CATEGORIES]
+        table.columns = [f"{c}_usd" for c in categories]
         table["npv_usd"] = table.sum(axis=1)
         table.insert(0, "probability", [self.data.probability[s] for s in table.index])
         table.index.name = "scenario"

@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from planner.errors import InputError, InputIssue, describe
+from planner.terminal_decisions import print_efficiency_and_budget
 
 if TYPE_CHECKING:
     from planner.workbook import LoadDetails
@@ -156,6 +157,7 @@ def _print_summary(result: Any, report_path: Path | None, analysis: Any, details
         _plain(f"report: {report_path}")  # on its own line: a path is copied whole, never wrapped
     if result.has_plan:
         _print_signings(result)
+    print_efficiency_and_budget(console, result)
     for line in result.diagnosis:
         _plain(f"  - {line}", style="red")
 
@@ -211,6 +213,14 @@ def solve(
     no_report: Annotated[bool, typer.Option("--no-report", help="Do not write the Excel report.")] = False,
     uncertainty: Annotated[bool, typer.Option("--uncertainty", help="Also compute VSS, EVPI, regret.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+    objective: Annotated[str | None, typer.Option(
+        "--objective", help="min_cost or max_value_within_budget (overrides Settings objective).")] = None,
+    max_cash_spend: Annotated[float | None, typer.Option(
+        "--max-cash-spend", help="Cash budget per scenario, USD in the horizon (overrides Settings "
+        "max_cash_spend_usd).")] = None,
+    program_savings: Annotated[bool, typer.Option(
+        "--program-savings/--no-program-savings",
+        help="With efficiency programs, also solve without them to state what they save.")] = True,
 ) -> None:
     from planner.solver import solve as solve_problem
     from planner.workbook import load_details
@@ -227,6 +237,13 @@ def solve(
     except InputError as error:
         fail_input(error)
     problem = details.problem
+    if objective is not None or max_cash_spend is not None:
+        from planner.budget import with_budget
+
+        try:
+            problem = with_budget(problem, objective=objective, max_cash_spend_usd=max_cash_spend)
+        except InputError as error:
+            fail_input(error)
     _print_notes(details, absent=False)  # the summary and the JSON list the absent tables
     report_path = None if no_report else (output or Path("reports") / f"{path.stem}-plan.xlsx")
     if report_path is not None:
@@ -247,6 +264,11 @@ def solve(
 
         result = solve_problem(problem, time_limit_seconds=time_limit, mip_gap=mip_gap, threads=threads,
                                progress=progress)
+        if program_savings and result.has_plan and problem.efficiency_programs:
+            from planner.efficiency import compare_without_programs
+
+            compare_without_programs(result, time_limit_seconds=time_limit, mip_gap=mip_gap, threads=threads,
+                                     progress=progress)
         if uncertainty and result.has_plan and len(problem.scenarios) > 1:
             from planner.uncertainty import analyse
 

@@ -23,7 +23,7 @@ def cost_chart(by_month: Placed) -> BarChart:
     block = by_month.block
     assert isinstance(block, Table)
     series = [(by_month.ref(f"{category}_usd"), CATEGORY_LABELS[category]) for category in COST_CATEGORIES
-              if (block.frame[f"{category}_usd"].abs() > 0.5).any()]
+              if f"{category}_usd" in block.frame and (block.frame[f"{category}_usd"].abs() > 0.5).any()]
     return column_chart(series, by_month.ref("month"), stacked=True, y_title="USD", y_format=MONEY,
                         title="Expected cost by category per month (nominal, probability-weighted)")
 

@@ -30,7 +30,8 @@ FORMATS: dict[str, str | None] = {
 
 CATEGORY_LABELS = {
     "leases": "Leases", "upfront": "Upfront", "commitments": "Existing commitments",
-    "on_demand": "On-demand cloud", "credits": "Credits", "throttling": "Revenue lost to throttling",
+    "on_demand": "On-demand cloud", "credits": "Credits", "efficiency": "Efficiency programs",
+    "throttling": "Revenue lost to throttling",
     "unserved": "Unserved demand penalty", "goodwill": "Goodwill",
 }
 

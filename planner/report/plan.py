@@ -9,7 +9,7 @@ the uncertainty analysis); layout, formats, cell safety and the atomic save are 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -19,7 +19,7 @@ from openpyxl.chart._chart import ChartBase
 
 from planner.analytics import money
 from planner.excel.files import check_writable, save_atomically
-from planner.excel.formats import COUNT, DECIMAL, GAP, MONEY
+from planner.excel.formats import COUNT, DECIMAL, GAP, MONEY, PRICE
 from planner.excel.layout import CHART_ROWS, Block, Placed, Sheet, Slot, Text, plain
 from planner.excel.writer import write_workbook
 from planner.report.charts import capacity_charts, chart_scenarios, cost_chart, regret_chart
@@ -55,6 +55,8 @@ def sheets(ctx: Context) -> list[Sheet]:
             scenarios(r), marginal_values(r)]
     if ctx.uncertainty is not None:
         plan.append(regret(ctx.uncertainty))
+    if shows_efficiency_and_budget(r):
+        plan.append(efficiency_and_budget(r))
     return [*plan, inputs(r), diagnostics(ctx)]
 
 
@@ -71,6 +73,8 @@ CONTENTS = (
     ("Diagnostics", "warnings, assumptions, model size, solver log"),
 )
 REGRET_CONTENTS = "Regret: stochastic vs expected-value plan, VSS, EVPI, regret per scenario"
+EFFICIENCY_CONTENTS = ("Efficiency & budget: efficiency programs funded and what they save against buying GPUs; "
+                       "what the budget buys and what one more dollar is worth")
 FIGURE_FORMATS = {"USD": MONEY, "%": GAP, "GPUs": COUNT, "seconds": DECIMAL}
 
 
@@ -93,6 +97,8 @@ def summary(ctx: Context) -> Sheet:
     contents = [f"{sheet}: {text}" for sheet, text in CONTENTS if r.has_plan or sheet in ("Inputs", "Diagnostics")]
     if r.has_plan and ctx.uncertainty is not None:
         contents.insert(-2, REGRET_CONTENTS)
+    if shows_efficiency_and_budget(r):
+        contents.insert(-2, EFFICIENCY_CONTENTS)
     blocks.append(Text("Contents", contents))
 
     def charts(placed: dict[str, Placed]) -> list[ChartBase]:
@@ -215,6 +221,45 @@ def regret(uncertainty: Uncertainty) -> Sheet:
         return [regret_chart(placed["Regret_Table"], plans, scenario_count)] if not grid.empty else []
 
     return Sheet("Regret", "Planning under uncertainty: regret", notes, blocks, charts=charts)
+
+
+def shows_efficiency_and_budget(r: PlanResult) -> bool:
+    """The Efficiency & budget sheet is written for a plan with efficiency programs or a budget."""
+    return r.has_plan and (r.data.has_programs or r.has_budget_view)
+
+
+def efficiency_and_budget(r: PlanResult) -> Sheet:
+    """Buy efficiency or buy GPUs, and what a budget buys: the tables of :mod:`planner.efficiency` and
+    :mod:`planner.budget`."""
+    notes = ["Programs: funding that raises MFU from its in-service month on; decided now (every scenario), "
+             "later (a world once known) or per scenario. Cost in horizon = one-off + every monthly payment to "
+             "the horizon's end."]
+    blocks: list[Block] = [Text("In words", r.headline_programs() + r.headline_budget())]
+    if r.data.has_programs:
+        blocks += [
+            table("Efficiency_Programs", "Programs funded", r.programs(), empty="No program funded."),
+            table("Efficiency_ByScenario", "Programs in each scenario", r.programs_by_scenario()),
+            table("Efficiency_Savings", "Against the same plan with programs switched off", r.program_savings(),
+                  empty="Not computed (planner solve computes it; from Python: "
+                        "planner.efficiency.compare_without_programs)."),
+            table("Efficiency_Effects", "What each program improves", r.program_effects(),
+                  labels={"today_mfu": "MFU today (%)", "program_mfu": "MFU with the program (%)",
+                          "program_tokens_per_second_per_gpu": "With the program (tokens/s/GPU)"}),
+        ]
+    if r.has_budget_view:
+        notes.append("Value = revenue of tokens served less cash cost and goodwill (NPV). Cash = what is paid in the "
+                     "horizon, nominal, less credits. One more dollar: the dual of the cash budget with every integer "
+                     "decision fixed (what it buys month by month: on-demand GPUs, less throttling).")
+        figures = r.budget_figures()
+        figures["value"] = pd.Series([plain(v) for v in figures["value"]], dtype=object)
+        outcomes = table("Budget_Outcomes", "What the budget buys, per scenario", r.budget_outcomes())
+        blocks += [
+            table("Budget_Figures", "Budget", figures, row_formats={"value": [
+                {**FIGURE_FORMATS, "tokens": COUNT, "USD per USD": PRICE}.get(unit) for unit in figures["unit"]]}),
+            replace(outcomes, formats={**outcomes.formats, "value_of_one_more_usd": PRICE}),
+        ]
+    return Sheet("Efficiency & budget", "Buy efficiency or buy GPUs; what the budget buys", notes, blocks,
+                 across=False)
 
 
 def inputs(r: PlanResult) -> Sheet:
