@@ -456,11 +456,14 @@ class _Coefficients:
                          f"the discounted revenue of a served Ttok of {w.name}",
                          [self.src("Workloads", w.name, "revenue_usd_per_million_tokens",
                                    w.revenue_usd_per_million_tokens)])
+        # policy_on carries only its goodwill here; a small goodwill is a small cost, harmless to the solve,
+        # so it counts for the largest only (as the revenue at stake does in min_cost mode).
         for q in self.p.effective_policies():
             for t in ends:
                 self.add(discount(t) * q.goodwill_cost_usd_per_month / USD_PER_UNIT, "cvar_excess_def",
                          f"the discounted goodwill of {q.name}",
-                         [self.src("Policies", q.name, "goodwill_cost_usd_per_month", q.goodwill_cost_usd_per_month)])
+                         [self.src("Policies", q.name, "goodwill_cost_usd_per_month", q.goodwill_cost_usd_per_month)],
+                         demand_driven=True)
 
 
 def _key(row: Any) -> str:
