@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from planner.units import gap_text, tokens_text
+
 if TYPE_CHECKING:
     from planner.results import PlanResult
 
@@ -22,13 +24,19 @@ COST_CATEGORIES = ("leases", "upfront", "commitments", "on_demand", "credits", "
 """Cost categories in report order; credits are negative (they reduce cost); efficiency (programs) only
 shows when the input has efficiency programs."""
 SPEND_CATEGORIES = ("leases", "upfront", "commitments", "on_demand", "credits", "efficiency")
-"""Categories that are money actually paid for compute and serving (for USD per million tokens)."""
+"""Categories that are money actually paid for compute and serving: the cash cost (credits reduce it)."""
+DEMAND_NOT_SERVED_CATEGORIES = ("throttling", "unserved", "goodwill")
+"""Categories that are no payment but the value of demand not served: the economic cost."""
+EXPECTED = "expected"
+"""The label of the probability-weighted row of :meth:`PlanAnalytics.cash_and_economic_costs`."""
+LEASE_CATEGORIES = ("leases", "upfront")
+"""The new leases' payments: their term payments and upfront payments at signing."""
 
 REPORT_TABLES = (
-    "key_figures", "scenario_costs", "leases", "lease_schedule_by_month", "lease_payments", "capacity_by_month",
-    "capacity", "expected_cost_by_month", "npv_by_scenario", "costs", "usd_per_million_tokens", "on_demand",
-    "credit_summary", "credits", "policy_by_month", "tokens", "power", "scenario_outcomes", "marginal_values",
-    "throughput_as_modelled", "model_size",
+    "key_figures", "cash_and_economic_costs", "leases", "lease_schedule_by_month", "lease_payments",
+    "capacity_by_month", "capacity", "expected_cost_by_month", "npv_by_scenario", "costs", "usd_per_million_tokens",
+    "on_demand", "credit_summary", "credits", "policy_by_month", "tokens", "power", "scenario_outcomes",
+    "marginal_values", "throughput_as_modelled", "model_size",
 )
 """Every table the plan report shows, by the result method that makes it."""
 
@@ -117,13 +125,21 @@ class PlanAnalytics:
         return frame.reset_index()
 
     def lease_schedule_by_month(self: PlanResult) -> pd.DataFrame:
-        """Total payments of all new leases per month (also after the horizon: take-or-pay)."""
+        """Payments of the new leases per month (also after the horizon: take-or-pay), upfront included.
+
+        ``payment_usd`` is the expected payment: each world's lease and upfront costs weighted by its
+        probability (a two-stage plan pays the same in every world); ``leases_signed`` counts the signings
+        paying in the month in any world.
+        """
         payments = self.lease_payments()
         if payments.empty:
             return _frame([], ["month", "in_horizon", "leases_signed", "payment_usd"])
+        costs = self.costs()
+        leases = costs[costs["category"].isin(LEASE_CATEGORIES)]
+        expected = (leases["cost_usd"] * leases["scenario"].map(self.data.probability)).groupby(leases["month"]).sum()
         grouped = payments.groupby("month", sort=True).agg(
-            in_horizon=("in_horizon", "first"), leases_signed=("offer_id", "size"),
-            payment_usd=("payment_usd", "sum"))
+            in_horizon=("in_horizon", "first"), leases_signed=("offer_id", "size"))
+        grouped["payment_usd"] = expected.reindex(grouped.index).fillna(0.0)
         return grouped.reset_index()
 
     # ---- per scenario --------------------------------------------------------------------------
@@ -137,6 +153,44 @@ class PlanAnalytics:
         table.insert(0, "probability", [self.data.probability[s] for s in table.index])
         table.index.name = "scenario"
         return table.reset_index()
+
+    def cash_and_economic_costs(self: PlanResult) -> pd.DataFrame:
+        """What each scenario costs in cash and in demand not served, then the expectation.
+
+        One row per scenario, then a last row ``expected`` (probability-weighted; its shares are of
+        the expected demand). ``cash_npv_usd``: NPV of what is paid (leases, upfront, existing
+        commitments, on-demand, efficiency programs, less credits); ``demand_not_served_npv_usd``: NPV of the value of
+        demand not served (revenue lost to throttling, the unserved penalty, goodwill), no payment;
+        ``npv_usd``: their sum, the scenario's cost in the objective. ``cash_nominal_usd``: every
+        cash payment undiscounted, lease payments after the horizon included. Shares are of the
+        scenario's token demand.
+        """
+        columns = ["scenario", "probability", "cash_npv_usd", "demand_not_served_npv_usd", "npv_usd",
+                   "cash_nominal_usd", "served_share", "throttled_share", "unserved_share"]
+        scenarios = self._planned_scenarios
+        if not scenarios:
+            return _frame([], columns)
+        costs = self.costs()
+        cash = costs[costs["category"].isin(SPEND_CATEGORIES)].groupby("scenario")
+        economic = costs[costs["category"].isin(DEMAND_NOT_SERVED_CATEGORIES)].groupby("scenario")["discounted_usd"]
+        tokens = self.tokens().groupby("scenario")[["demand_tokens", "served_tokens", "throttled_tokens",
+                                                    "unserved_tokens"]].sum()
+        sums = pd.DataFrame({
+            "cash_npv_usd": cash["discounted_usd"].sum(), "demand_not_served_npv_usd": economic.sum(),
+            "cash_nominal_usd": cash["cost_usd"].sum()}).reindex(scenarios).fillna(0.0)
+        sums = pd.concat([sums, tokens.reindex(scenarios).fillna(0.0)], axis=1)
+        probability = pd.Series({s: self.data.probability[s] for s in scenarios})
+        sums.loc[EXPECTED if EXPECTED not in scenarios else f"{EXPECTED} (probability-weighted)"] = (
+            sums.mul(probability, axis=0).sum())
+        demand = sums["demand_tokens"].where(sums["demand_tokens"] > 0)
+        out = pd.DataFrame({
+            "scenario": sums.index, "probability": [*probability.tolist(), 1.0],
+            "cash_npv_usd": sums["cash_npv_usd"], "demand_not_served_npv_usd": sums["demand_not_served_npv_usd"],
+            "npv_usd": sums["cash_npv_usd"] + sums["demand_not_served_npv_usd"],
+            "cash_nominal_usd": sums["cash_nominal_usd"], "served_share": sums["served_tokens"] / demand,
+            "throttled_share": sums["throttled_tokens"] / demand, "unserved_share": sums["unserved_tokens"] / demand,
+        })
+        return out.reset_index(drop=True)[columns]
 
     def scenario_outcomes(self: PlanResult) -> pd.DataFrame:
         """One row per scenario: cost, demand served, throttling, unserved, wasted credits, utilisation, power."""
@@ -171,12 +225,15 @@ class PlanAnalytics:
 
     # ---- figures -------------------------------------------------------------------------------
     def lease_commitment_usd(self: PlanResult) -> float:
-        """Every payment of the new leases, upfront included, also after the horizon (undiscounted)."""
-        return float(self.leases()["total_commitment_usd"].sum())
+        """Every payment of the new leases, upfront included, also after the horizon (undiscounted); with a
+        plan that learns, the expectation over the worlds (each signs now and its own later signings)."""
+        totals = self.lease_totals_by_scenario()
+        return float((totals["total_commitment_usd"] * totals["probability"]).sum())
 
     def gpus_leased(self: PlanResult) -> int:
-        """GPUs in all new lease blocks."""
-        return int(self.leases()["gpus"].sum())
+        """GPUs in all new lease blocks; with a plan that learns, the expectation over the worlds (rounded)."""
+        totals = self.lease_totals_by_scenario()
+        return round(float((totals["gpus_signed"] * totals["probability"]).sum()))
 
     def expected_credits_wasted_usd(self: PlanResult) -> float:
         """Credits expected (probability-weighted) to expire unused inside the horizon."""
@@ -186,16 +243,29 @@ class PlanAnalytics:
         return float((summary["expired_unused_usd"] * summary["scenario"].map(self.data.probability)).sum())
 
     def key_figures(self: PlanResult) -> pd.DataFrame:
-        """The solve in figures: item, value, unit (status, costs, bound, gap, leases, times, horizon)."""
-        rows: list[tuple[str, Any, str]] = [("Status", self.status, ""), ("Solver message", self.message, "")]
+        """The solve in figures: item, value, unit (status, cash and demand-not-served costs, leases,
+        objective, bound, gap, times, horizon); the status in words is :meth:`status_in_words`."""
+        rows: list[tuple[str, Any, str]] = [("Status", self.status, "")]
         if self.has_plan:
-            rows += [("Objective (NPV)", self.objective_usd, "USD"),
-                     ("Expected cost (NPV, probability-weighted)", self.expected_cost_usd, "USD")]
-            if self.cvar_usd is not None:
-                rows.append(("CVaR of cost (NPV)", self.cvar_usd, "USD"))
-            rows += [("Best bound (NPV)", self.best_bound_usd, "USD"), ("MIP gap", self.finite_gap(), "%"),
+            expected = self.cash_and_economic_costs().iloc[-1]
+            rows += [("Expected cash cost (NPV)", expected["cash_npv_usd"], "USD"),
+                     ("Expected cost of demand not served (NPV)", expected["demand_not_served_npv_usd"], "USD"),
+                     ("Expected share of demand served", expected["served_share"], "%"),
                      ("New lease commitment (all payments)", self.lease_commitment_usd(), "USD"),
                      ("New GPUs leased (all blocks)", self.gpus_leased(), "GPUs")]
+            if self.is_multi_stage:
+                now = self.sign_now()
+                rows += [("Lease commitment signed now (every scenario)",
+                          float(now["total_commitment_usd"].sum()), "USD"),
+                         ("GPUs signed now (every scenario)", int(now["gpus"].sum()), "GPUs")]
+            objective = ("Objective (NPV: minus the value of tokens served less cash cost and goodwill)"
+                         if self.data.maximises_value else "Objective (NPV: cash + demand not served)")
+            rows.append((objective, self.objective_usd, "USD"))
+            if self.cvar_usd is not None:
+                rows += [("Expected cost (NPV, probability-weighted)", self.expected_cost_usd, "USD"),
+                         ("CVaR of cost (NPV)", self.cvar_usd, "USD")]
+            rows += [("Lowest possible objective (bound)", self.best_bound_usd, "USD"),
+                     ("Gap to the lowest possible objective", self.finite_gap(), "%")]
         labels = self.problem.month_labels
         rows += [("Solve time", self.timings.get("solve_seconds"), "seconds"),
                  ("Model build time", self.timings.get("build_seconds"), "seconds"),
@@ -229,21 +299,29 @@ class PlanAnalytics:
         return {name: getattr(self, name)() for name in REPORT_TABLES}
 
     # ---- in words ------------------------------------------------------------------------------
-    def warnings(self: PlanResult) -> list[str]:
-        """Plain-language warnings a reader must see: stopped early, unserved demand, wasted credits..."""
-        out: list[str] = []
-        settings = self.problem.settings
+    def status_in_words(self: PlanResult) -> str:
+        """The outcome of the solve in plain words: optimal, stopped at the time limit (and how close
+        the plan is to optimal), or why there is no plan."""
         gap = self.finite_gap()
+        if self.status == "optimal":
+            return "optimal plan" + (f" (within {gap_text(gap)} of the lowest possible cost)" if gap else "")
+        if self.status == "time_limit" and self.has_plan:
+            closeness = f"within {gap_text(gap)} of optimal" if gap is not None else "how far from optimal is unknown"
+            return f"time limit reached: showing the best plan found, {closeness}"
         if self.status == "time_limit":
-            gap_text = f"{gap:.2%}" if gap is not None else "unknown"
-            out.append(f"The solver stopped at the time limit: this plan is the best found, up to {gap_text} "
-                       f"above the best possible cost (best bound {money(self.best_bound_usd)}).")
-        elif self.status == "infeasible":
-            out.append("No plan: the model is infeasible; the reasons found are listed under 'Why there is no plan'.")
-        elif not self.has_plan:
-            out.append(f"No plan: status {self.status} ({self.message or 'no message'}).")
-        if gap is not None and gap > settings.mip_gap * (1 + 1e-9) and self.status == "optimal":
-            out.append(f"MIP gap {gap:.2%} is above the requested {settings.mip_gap:.2%}.")
+            return "time limit reached before any plan was found: allow more time"
+        if self.status == "infeasible":
+            return "no plan: the inputs cannot all be met; the reasons follow"
+        return f"no plan: {self.message or self.status}"
+
+    def warnings(self: PlanResult, *, about_status: bool = True) -> list[str]:
+        """Plain-language warnings a reader must see: stopped early, unserved demand, wasted credits...
+
+        ``about_status=False`` leaves out those that restate :meth:`status_in_words` (stopped at the
+        time limit, no plan, a gap above the one asked for), for a reader who is shown it already.
+        """
+        out = self._status_warnings() if about_status else []
+        settings = self.problem.settings
         if not self.has_plan:
             return out
         if settings.cvar_weight > 0:
@@ -255,7 +333,7 @@ class PlanAnalytics:
             for s, row in by.iterrows():
                 if row["demand_tokens"] > 0 and row["unserved_tokens"] > 1e-6 * row["demand_tokens"]:
                     out.append(f"Scenario {s}: {row['unserved_tokens'] / row['demand_tokens']:.1%} of demand "
-                               f"({row['unserved_tokens']:,.0f} tokens) is left unserved.")
+                               f"({tokens_text(row['unserved_tokens'])}) is left unserved.")
         credits = self.credit_summary()
         if not credits.empty:
             weights = credits["scenario"].map(self.data.probability)
@@ -279,6 +357,25 @@ class PlanAnalytics:
             out.append("Marginal values are not available for this run.")
         return out
 
+    def _status_warnings(self: PlanResult) -> list[str]:
+        """Warnings about the solve itself: stopped at the time limit, no plan, a gap above the target."""
+        out: list[str] = []
+        gap = self.finite_gap()
+        if self.status == "time_limit" and self.has_plan:
+            closeness = f"up to {gap_text(gap)}" if gap is not None else "an unknown amount"
+            out.append(f"The solve stopped at the time limit: this plan is the best found, {closeness} above the "
+                       f"lowest possible cost (bound {money(self.best_bound_usd)}).")
+        elif self.status == "infeasible":
+            out.append("No plan: the inputs cannot all be met; the reasons found are listed under "
+                       "'Why there is no plan'.")
+        elif not self.has_plan:
+            out.append(f"No plan: {self.status_in_words().removeprefix('no plan: ')}.")
+        target = self.problem.settings.mip_gap
+        if gap is not None and gap > target * (1 + 1e-9) and self.status == "optimal":
+            out.append(f"The plan is within {gap_text(gap)} of the lowest possible cost, more than the "
+                       f"{gap_text(target)} asked for.")
+        return out
+
     def assumptions(self: PlanResult) -> list[str]:
         """How to read the numbers: money, discounting, horizon, take-or-pay, credits, utilisation."""
         s = self.problem.settings
@@ -286,17 +383,24 @@ class PlanAnalytics:
             f"Money in nominal US dollars; NPV discounts month t by (1 + {s.discount_rate_per_year:.2%})^(-t/12) "
             f"to {s.first_month}.",
             f"Horizon: {s.months} months from {s.first_month}; {s.hours_per_month:g} billable hours per month.",
-            "Lease blocks are take-or-pay for the whole term; upfront payments fall in the start month.",
-            "Lease payments after the horizon are "
-            + ("counted (take-or-pay)." if s.count_payments_beyond_horizon else "not counted."),
-            "First-stage costs (leases, upfront, existing commitments) are the same in every scenario; "
-            "on-demand, credits, throttling, unserved demand and goodwill depend on the scenario.",
+            "Lease blocks are take-or-pay for the whole term; upfront payments fall due at signing (the start "
+            "month less the offer's lead time).",
+            "Take-or-pay payments after the horizon (new leases and existing commitments) are "
+            + ("counted." if s.count_payments_beyond_horizon else "not counted."),
+            "Existing commitments, and the leases signed before the scenario is known, cost the same in every "
+            "scenario; "
+            + (f"from {s.reveal_month} each scenario signs its own leases; " if self.is_multi_stage else "")
+            + "on-demand, credits, throttling, unserved demand and goodwill depend on the scenario.",
+
             "Credits appear as negative costs (they pay eligible spend).",
             "Utilisation = GPUs serving / GPUs installed (committed); usable = installed x availability factor; "
             "idle = installed - serving (paid for, not serving), which includes the unavailable share.",
             "Marginal values are duals of the LP with every integer decision fixed at the plan, per unit, in "
             "nominal USD of the month and scenario.",
         ]
+        if self.is_multi_stage:
+            lines.append("New lease commitment and GPUs leased are expectations over the scenarios, each with "
+                         "its own later signings (probability-weighted).")
         if not self.problem.policies:
             lines.append("No rate-limit policies given: one implicit policy without limits is in force.")
         return lines

@@ -14,17 +14,52 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
+from typer.core import TyperCommand, TyperGroup
 
+from planner import __version__
 from planner.errors import InputError, InputIssue, describe
-from planner.terminal_decisions import print_efficiency_and_budget
+from planner.schema import Settings
 
 if TYPE_CHECKING:
     from planner.workbook import LoadDetails
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Procurement planner for AI compute.")
+
+class _PlainHelp:
+    """Help without type noise: no ``<bool>`` beside flags, ``WORKBOOK`` rather than ``{path}``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:  # type: ignore[attr-defined]
+            _quiet_flag(param)
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)  # type: ignore[misc]
+        if option is not None:
+            _quiet_flag(option)
+        return option
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        return [piece.strip("{}") for piece in super().collect_usage_pieces(ctx)]  # type: ignore[misc]
+
+
+def _quiet_flag(param: Any) -> None:
+    """An on/off flag shows no value type in the help (typer would print ``<bool>``)."""
+    if getattr(param, "param_type_name", "") == "option" and getattr(param, "is_flag", False) \
+            and param.metavar is None:
+        param.metavar = ""
+
+
+class _Command(_PlainHelp, TyperCommand):
+    pass
+
+
+class _Group(_PlainHelp, TyperGroup):
+    pass
+
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Procurement planner for AI compute.",
+                  cls=_Group)
 console = Console()
 err_console = Console(stderr=True)
 
@@ -33,6 +68,12 @@ EXIT_CODES_HELP = (
     "Exit 0 with a plan, 1 without one (infeasible, or time limit without a plan), 2 for bad input, "
     "3 when a plan was found but the report could not be written (the plan is still printed)."
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"planner {__version__}")
+        raise typer.Exit()
 
 
 def _plain(text: str, **style: Any) -> None:
@@ -60,20 +101,31 @@ def _print_notes(details: LoadDetails, *, absent: bool = True) -> None:
     if absent and details.absent_tables:
         err_console.print(Text("Not in the workbook (optional, taken as empty): " + ", ".join(details.absent_tables),
                                style="yellow"), soft_wrap=True, highlight=False)
-    if details.warnings:
-        err_console.print(Text(f"{len(details.warnings)} warning{'s' if len(details.warnings) != 1 else ''}: "
-                               "the input's numbers may make the solve inaccurate or slow", style="bold yellow"),
-                          soft_wrap=True, highlight=False)
-        _print_issues(list(details.warnings), style="yellow")
+    for found, noun, what in ((details.suspicious_values, "suspicious value", " (valid, and used as typed)"),
+                              (details.scaling_warnings, "warning",
+                               ": the input's numbers may make the solve inaccurate or slow")):
+        if found:
+            plural = "s" if len(found) != 1 else ""
+            err_console.print(Text(f"{len(found)} {noun}{plural}{what}", style="bold yellow"), soft_wrap=True,
+                              highlight=False)
+            _print_issues(list(found), style="yellow")
 
 
-@app.command()
+@app.callback()
+def main(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                         help="Show the version and exit.")] = False,
+) -> None:
+    """Procurement planner for AI compute."""
+
+
+@app.command(cls=_Command, help="Write a blank input workbook with instructions, tables and dropdowns "
+                                 "(never over an existing file unless --force).")
 def template(
-    path: Annotated[Path, typer.Argument(help="Where to write the blank input workbook.")],
+    path: Annotated[Path, typer.Argument(metavar="WORKBOOK", help="Where to write the blank input workbook.")],
     force: Annotated[bool, typer.Option("--force", help="Replace the file if it exists.")] = False,
 ) -> None:
-    """Write a blank input workbook with instructions, tables and dropdowns (never over an existing
-    file unless --force)."""
+    """Write a blank input workbook (see the command's help)."""
     from planner.template import write_template
 
     try:
@@ -84,11 +136,12 @@ def template(
     _plain(f"Template written to {path}")
 
 
-@app.command()
-def validate(path: Annotated[Path, typer.Argument(help="Input workbook (.xlsx).")]) -> None:
+@app.command(cls=_Command)
+def validate(path: Annotated[Path, typer.Argument(metavar="WORKBOOK", help="Input workbook (.xlsx).")]) -> None:
     """Check a workbook; list every problem as Sheet!Cell (column): found X; expected Y.
 
-    Exit 0 if valid (warnings about the input's scaling do not fail it), 2 if not.
+    Exit 0 if valid (warnings about suspicious values or the input's scaling do not fail it), 2 if not
+    (also for a planner report given instead of an input workbook).
     """
     from planner.workbook import load_details
 
@@ -125,43 +178,6 @@ def _print_json(payload: dict[str, Any]) -> None:
     typer.echo(json.dumps(_clean(payload), default=str, indent=2))
 
 
-def _money(value: float | None) -> str:
-    return "-" if value is None or not math.isfinite(value) else f"${value:,.0f}"
-
-
-def _print_summary(result: Any, report_path: Path | None, analysis: Any, details: LoadDetails) -> None:
-    table = Table(title="Plan", show_header=False, title_justify="left")
-    table.add_column("item", style="bold")
-    table.add_column("value")
-
-    def row(item: str, value: str) -> None:
-        table.add_row(Text(item), Text(value))  # Text: scenario names and paths are never markup
-
-    gap = result.mip_gap
-    row("status", result.status + (f" ({result.message})" if result.status != "optimal" else ""))
-    row("objective (NPV)", _money(result.objective_usd))
-    row("MIP gap", "-" if gap is None or math.isnan(gap) else f"{gap:.4%}")
-    row("solve time", f"{result.timings.get('solve_seconds', 0.0):.1f} s")
-    if result.has_plan:
-        for cost in result.scenario_costs().itertuples():
-            row(f"cost in {cost.scenario} (p={cost.probability:.2f})", _money(cost.npv_usd))
-    if analysis is not None:
-        for key, label in (("vss_usd", "VSS (value of hedging)"), ("evpi_usd", "EVPI (value of foresight)")):
-            row(label, _money(analysis.figures.get(key)))
-        if analysis.multi_stage is not None:
-            row("value of learning", _money(analysis.figures.get("value_of_learning_usd")))
-    if details.absent_tables:
-        row("optional tables absent", ", ".join(details.absent_tables))
-    console.print(table)
-    if report_path is not None:
-        _plain(f"report: {report_path}")  # on its own line: a path is copied whole, never wrapped
-    if result.has_plan:
-        _print_signings(result)
-    print_efficiency_and_budget(console, result)
-    for line in result.diagnosis:
-        _plain(f"  - {line}", style="red")
-
-
 def _report_failure(error: Exception, report_path: Path) -> InputError:
     """Any failure to write the report, as an input-style error naming the path."""
     if isinstance(error, InputError):
@@ -171,47 +187,32 @@ def _report_failure(error: Exception, report_path: Path) -> InputError:
                                   "a report path that can be written")], source=str(report_path))
 
 
-def _print_signings(result: Any) -> None:
-    """"Sign now" (the decisions common to every scenario), then, for a plan that learns, what each
-    world signs once it is known (totals; every signing is in --json and the report)."""
-    decisions = result.headline_decisions(later=False)
-    heading = "Sign now (in every scenario)" if result.is_multi_stage else "Leases to sign"
-    console.print(f"[bold]{heading}[/]" if decisions else
-                  "No new leases to sign now." if result.is_multi_stage else "No new leases to sign.")
-    for line in decisions:
-        _plain(f"  - {line}")
-    if not result.is_multi_stage:
-        return
-    from planner.model.tree import ALL_SCENARIOS
-
-    later = result.signing_summary()
-    later = later[later["scenario"] != ALL_SCENARIOS]
-    worlds = result.leases_by_scenario()
-    signing = set(worlds.loc[worlds["decided"] == "later", "scenario"])
-    idle = [s for s in result.data.scenarios if s not in signing]
-    if later.empty:
-        console.print("Later: no scenario signs more once it is known.")
-        return
-    table = Table(title="Later, once the scenario is known", title_justify="left")
-    for column in ("scenario", "known from", "signings", "GPUs", "commitment", "signing months"):
-        table.add_column(column, justify="right" if column in ("signings", "GPUs", "commitment") else "left")
-    for row in later.itertuples():
-        table.add_row(Text(row.scenario), row.known_from_month, str(row.signings), f"{row.gpus:,}",
-                      _money(row.total_commitment_usd), f"{row.first_signing_month}..{row.last_signing_month}")
-    console.print(table)
-    if idle:
-        _plain("No more signings in: " + ", ".join(idle))
+_SETTINGS_TIME_LIMIT = Settings.model_fields["time_limit_seconds"].default
+_SETTINGS_GAP = Settings.model_fields["mip_gap"].default
 
 
-@app.command(help=f"Solve the plan; print a summary and write an Excel report under reports/.\n\n{EXIT_CODES_HELP}")
+@app.command(cls=_Command, help="Solve the plan; print a summary and write an Excel report under reports/.\n\n"
+             f"{EXIT_CODES_HELP}")
 def solve(
-    path: Annotated[Path, typer.Argument(help="Input workbook (.xlsx).")],
-    time_limit: Annotated[float | None, typer.Option("--time-limit", help="Solver time limit, seconds.")] = None,
-    mip_gap: Annotated[float | None, typer.Option("--mip-gap", help="Relative MIP gap at which to stop.")] = None,
-    threads: Annotated[int | None, typer.Option("--threads", help="Solver threads (default: HiGHS).")] = None,
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Report path (.xlsx).")] = None,
+    path: Annotated[Path, typer.Argument(metavar="WORKBOOK", help="Input workbook (.xlsx).")],
+    time_limit: Annotated[float | None, typer.Option(
+        "--time-limit", metavar="SECONDS", show_default=False,
+        help="Stop after this many seconds and keep the best plan found. "
+             f"(default: the workbook's time_limit_seconds, else {_SETTINGS_TIME_LIMIT:g})")] = None,
+    mip_gap: Annotated[float | None, typer.Option(
+        "--mip-gap", metavar="FRACTION",
+        show_default=False,
+        help="Stop once the plan is proven within this fraction of the lowest possible cost (0.01 = 1%). "
+             f"(default: the workbook's mip_gap, else {_SETTINGS_GAP:g})")] = None,
+    threads: Annotated[int | None, typer.Option(
+        "--threads", metavar="N", help="Solver threads. (default: as many as the solver chooses)")] = None,
+    output: Annotated[Path | None, typer.Option(
+        "-o", "--output", metavar="REPORT",
+        help="Report path (.xlsx). (default: reports/<workbook name>-plan.xlsx)")] = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="Do not write the Excel report.")] = False,
-    uncertainty: Annotated[bool, typer.Option("--uncertainty", help="Also compute VSS, EVPI, regret.")] = False,
+    uncertainty: Annotated[bool, typer.Option(
+        "--uncertainty", help="Also weigh the plan against planning for one scenario or knowing the future: "
+                              "VSS, EVPI, regret.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
     objective: Annotated[str | None, typer.Option(
         "--objective", help="min_cost or max_value_within_budget (overrides Settings objective).")] = None,
@@ -223,6 +224,7 @@ def solve(
         help="With efficiency programs, also solve without them to state what they save.")] = True,
 ) -> None:
     from planner.solver import solve as solve_problem
+    from planner.terminal import SolveProgress, print_summary
     from planner.workbook import load_details
 
     def fail_input(error: InputError) -> None:
@@ -257,27 +259,26 @@ def solve(
             fail_input(error)
     analysis = None
     report_error: InputError | None = None
-    with err_console.status("reading", spinner="dots") as status:
-
-        def progress(stage: str) -> None:
-            status.update(escape(f"{stage}..."))
-
+    settings = problem.settings
+    display = SolveProgress(err_console, time_limit_seconds=time_limit or settings.time_limit_seconds,
+                            mip_gap=settings.mip_gap if mip_gap is None else mip_gap)
+    with display:
         result = solve_problem(problem, time_limit_seconds=time_limit, mip_gap=mip_gap, threads=threads,
-                               progress=progress)
+                               progress=display.stage, mip_progress=display.mip)
         if program_savings and result.has_plan and problem.efficiency_programs:
             from planner.efficiency import compare_without_programs
 
             compare_without_programs(result, time_limit_seconds=time_limit, mip_gap=mip_gap, threads=threads,
-                                     progress=progress)
+                                     progress=display.stage)
         if uncertainty and result.has_plan and len(problem.scenarios) > 1:
             from planner.uncertainty import analyse
 
             analysis = analyse(problem, time_limit_seconds=time_limit, mip_gap=mip_gap, threads=threads,
-                               progress=progress, stochastic=result)
+                               progress=display.stage, stochastic=result)
         if report_path is not None:
             from planner.report import write_report
 
-            progress("writing report")
+            display.stage("writing report")
             try:
                 write_report(result, report_path, input_path=path, uncertainty=analysis)
             except Exception as error:  # a plan found is never lost to an output error
@@ -294,7 +295,11 @@ def solve(
             payload["uncertainty"] = analysis.summary()
         _print_json(payload)
     else:
-        _print_summary(result, None if report_error else report_path, analysis, details)
+        print_summary(console, result, analysis)
+        if details.absent_tables:
+            _plain("Optional tables not in the workbook (taken as empty): " + ", ".join(details.absent_tables))
+        if report_path is not None and report_error is None:
+            _plain(f"report: {report_path}")  # on its own line: a path is copied whole, never wrapped
     if report_error is not None:
         found = "The plan was found" if result.has_plan else "The solve finished"
         err_console.print(Text(f"{found}, but the report was not written:", style="bold red"), highlight=False)
@@ -305,4 +310,4 @@ def solve(
 
 
 if __name__ == "__main__":  # pragma: no cover
-    app()
+    app(prog_name="planner")

@@ -11,6 +11,7 @@ from planner.highs import ModelRefusedError, solve_model
 from planner.model import build_model
 from planner.model.data import TOKENS_PER_UNIT, USD_PER_UNIT
 from planner.schema import Problem, add_months
+from planner.units import tokens_text
 
 SLACK_TOLERANCE = 1e-6
 
@@ -55,7 +56,7 @@ def explain_infeasibility(problem: Problem, scenarios: list[str] | None = None, 
         tokens = sum(v for _, v in cells) * TOKENS_PER_UNIT
         reasons.append(
             f"demand_balance / throughput: workload '{w}' in scenario '{s}' cannot be fully served in "
-            f"{_month_ranges(first, [t for t, _ in cells])} ({tokens:.3g} tokens short) and its "
+            f"{_month_ranges(first, [t for t, _ in cells])} ({tokens_text(tokens)} short) and its "
             f"unserved_allowed is no: capacity, power caps, lead times or on-demand caps are too tight"
         )
     if model.data.has_budget and model.budget_overrun_musd.value > SLACK_TOLERANCE:

@@ -1,11 +1,9 @@
-"""The hand-off to HiGHS: the Pyomo model compiled to arrays, passed in one call, changed in place.
+"""HiGHS: one instance holding the compiled model, changed in place; statuses, progress, fork safety.
 
-Pyomo stays the modelling layer. :func:`compile_model` turns a built model into the arrays HiGHS reads
-(Pyomo's ``LinearStandardFormCompiler`` in mixed form: one row per constraint, coefficients as written,
-no sign flips) and keeps the column and row maps, so values, duals and bound changes travel by Pyomo
-component. :class:`HighsModel` owns one ``highspy.Highs``: ``load`` passes the arrays (``passModel``),
-``push`` sends only the costs, bounds and coefficients that a parameter change moved, ``run`` solves
-and maps every HiGHS model status to one of ours.
+:class:`HighsModel` owns one ``highspy.Highs``. ``load`` passes the arrays of a
+:class:`~planner.compile.CompiledModel` in one call (``passModel``); ``push`` sends only the costs,
+bounds and coefficients that differ in a recompiled model; ``run`` solves (warm-started from a given
+solution, reporting :class:`MipProgress` on the way) and maps every HiGHS model status to one of ours.
 """
 
 from __future__ import annotations
@@ -17,22 +15,18 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import highspy
 import numpy as np
 import pyomo.environ as pyo
-import scipy.sparse  # imported here so that the first hand-off does not pay for it
-from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
-INF = highspy.kHighsInf
+from planner.compile import INF, CompiledModel, compile_model, in_column_order, load_values
+
 LOG_TAIL_LINES = 40
-SUSPECT_MAGNITUDE = 1e10
-"""A finite coefficient, cost or bound this large (in model units: kGPU, Ttok, MUSD, MW) is no honest
-input: HiGHS's tolerances (1e-7 relative) cannot be met reliably around it."""
-SUSPECT_MATRIX_RANGE = 1e10
-"""Largest / smallest absolute matrix coefficient beyond which HiGHS's verdicts cannot be trusted."""
+COLUMN_WISE = int(highspy.MatrixFormat.kColwise)
+MINIMIZE = int(highspy.ObjSense.kMinimize)
 
 _Status = highspy.HighsModelStatus
 STATUS_BY_MODEL_STATUS: dict[Any, tuple[str, str]] = {
@@ -78,157 +72,6 @@ def _stop_highs_threads() -> None:
 os.register_at_fork(before=_stop_highs_threads)
 
 
-# ---- compiling the Pyomo model ------------------------------------------------------------------------
-
-@dataclass
-class CompiledModel:
-    """A Pyomo model as HiGHS arrays: ``min cost @ x + offset`` s.t. ``row_lower <= A x <= row_upper``,
-    ``col_lower <= x <= col_upper``, ``x[j]`` integer where ``integer[j]``.
-
-    ``columns[j]`` is the Pyomo variable of column ``j`` (every variable of the model has one) and
-    ``rows[i]`` the constraint of row ``i`` (one row per constraint; a constraint with no variable left
-    has none).
-    """
-
-    columns: list[Any]
-    rows: list[Any]
-    matrix: scipy.sparse.csc_array
-    cost: np.ndarray
-    offset: float
-    col_lower: np.ndarray
-    col_upper: np.ndarray
-    integer: np.ndarray
-    row_lower: np.ndarray
-    row_upper: np.ndarray
-    _column_of: dict[int, int] | None = field(default=None, repr=False)
-    _row_of: dict[int, int] | None = field(default=None, repr=False)
-
-    @property
-    def num_columns(self) -> int:
-        return len(self.columns)
-
-    @property
-    def num_rows(self) -> int:
-        return len(self.rows)
-
-    @property
-    def num_integer(self) -> int:
-        return int(self.integer.sum())
-
-    def column_of(self, var: Any) -> int:
-        """Column index of a Pyomo variable."""
-        if self._column_of is None:
-            self._column_of = {id(v): j for j, v in enumerate(self.columns)}
-        return self._column_of[id(var)]
-
-    def row_of(self, con: Any) -> int | None:
-        """Row index of a Pyomo constraint (None when it has no row: no variable left in it)."""
-        if self._row_of is None:
-            self._row_of = {id(c): i for i, c in enumerate(self.rows)}
-        return self._row_of.get(id(con))
-
-    def linear_values(self, expr: Any) -> np.ndarray:
-        """Coefficient vector of a linear expression over the columns (constant dropped)."""
-        from pyomo.repn.standard_repn import generate_standard_repn
-
-        vector = np.zeros(self.num_columns)
-        repn = generate_standard_repn(expr, compute_values=True, quadratic=False)
-        for var, coef in zip(repn.linear_vars, repn.linear_coefs, strict=True):
-            vector[self.column_of(var)] += coef
-        return vector
-
-    def numerics_concern(self) -> str | None:
-        """Why HiGHS's verdict on this model may not be trusted (magnitudes out of range), or None."""
-        concerns = []
-        values = np.abs(self.matrix.data[self.matrix.data != 0])
-        if values.size:
-            low, high = float(values.min()), float(values.max())
-            if high >= SUSPECT_MAGNITUDE or high / low >= SUSPECT_MATRIX_RANGE:
-                concerns.append(f"matrix coefficients span {low:.3g} to {high:.3g}")
-        for name, array in (("costs", self.cost), ("column bounds", np.r_[self.col_lower, self.col_upper]),
-                            ("row bounds", np.r_[self.row_lower, self.row_upper])):
-            finite = np.abs(array[np.isfinite(array) & (np.abs(array) < INF)])
-            if finite.size and float(finite.max()) >= SUSPECT_MAGNITUDE:
-                concerns.append(f"{name} reach {float(finite.max()):.3g}")
-        if not concerns:
-            return None
-        return ("; ".join(concerns) + " (model units: kGPU, Ttok, MUSD, MW): inputs of absurd magnitude, "
-                "such as demand or prices many orders above the rest")
-
-
-def compile_model(model: pyo.ConcreteModel) -> CompiledModel:
-    """Compile a built linear model to HiGHS arrays, keeping the column and row maps.
-
-    The compiler drops variables that appear nowhere (and fixed ones, folding their values into the
-    row bounds); they are appended as empty columns (fixed ones with equal bounds), so every variable
-    gets a value back from HiGHS.
-    """
-    info = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=pyo.minimize)
-    if len(info.objectives) != 1:
-        raise ValueError(f"expected one active objective, found {len(info.objectives)}")
-    matrix = info.A
-    rows = [entry.constraint for entry in info.rows]
-    signs = np.fromiter((entry.bound_type for entry in info.rows), dtype=np.int8, count=len(rows))
-    rhs = np.asarray(info.rhs, dtype=float)
-    row_lower = np.where(signs <= 0, rhs, -INF)
-    row_upper = np.where(signs >= 0, rhs, INF)
-    # A ranged constraint comes as two rows (upper, then lower) with the same coefficients: one row here.
-    second = [i for i in range(1, len(rows)) if rows[i] is rows[i - 1]]
-    if second:
-        row_lower[np.array(second) - 1] = row_lower[second]
-        keep = np.ones(len(rows), dtype=bool)
-        keep[second] = False
-        matrix = scipy.sparse.csc_array(matrix.tocsr()[keep])
-        rows = [c for c, k in zip(rows, keep, strict=True) if k]
-        row_lower, row_upper = row_lower[keep], row_upper[keep]
-    columns = list(info.columns)
-    cost = info.c.toarray().ravel() if info.c.shape[0] else np.zeros(len(columns))
-    offset = float(info.c_offset[0]) if len(info.c_offset) else 0.0
-
-    missing = _missing_variables(model, columns)
-    if missing:
-        columns += missing
-        cost = np.r_[cost, np.zeros(len(missing))]
-        indptr = np.r_[matrix.indptr, np.full(len(missing), matrix.indptr[-1])]
-        matrix = scipy.sparse.csc_array((matrix.data, matrix.indices, indptr),
-                                        shape=(matrix.shape[0], len(columns)))
-    col_lower, col_upper, integer = column_bounds(columns)
-    return CompiledModel(columns=columns, rows=rows, matrix=matrix, cost=cost, offset=offset,
-                         col_lower=col_lower, col_upper=col_upper, integer=integer,
-                         row_lower=row_lower, row_upper=row_upper)
-
-
-def _missing_variables(model: pyo.ConcreteModel, columns: list[Any]) -> list[Any]:
-    """The model's variables the compiler left out (unused or fixed), in model order."""
-    total = sum(len(var) for var in model.component_objects(pyo.Var, active=True, descend_into=True))
-    if total == len(columns):
-        return []
-    present = {id(v) for v in columns}
-    return [v for v in model.component_data_objects(pyo.Var, active=True, descend_into=True)
-            if id(v) not in present]
-
-
-def column_bounds(columns: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(lower, upper, integer) of the columns; a fixed variable's bounds are its value."""
-    n = len(columns)
-    lower, upper = np.empty(n), np.empty(n)
-    integer = np.zeros(n, dtype=bool)
-    integral_domain: dict[int, bool] = {}
-    for j, var in enumerate(columns):
-        if var.fixed:
-            lower[j] = upper[j] = var.value
-        else:
-            lo, hi = var.bounds
-            lower[j] = -INF if lo is None else lo
-            upper[j] = INF if hi is None else hi
-        domain = var.domain
-        known = integral_domain.get(id(domain))
-        if known is None:
-            known = integral_domain[id(domain)] = var.is_integer()
-        integer[j] = known
-    return lower, upper, integer
-
-
 # ---- progress during the MIP search ---------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -263,7 +106,7 @@ def relative_gap(primal: float | None, bound: float | None) -> float:
     return abs(primal - bound) / max(abs(primal), 1e-9)
 
 
-class _ProgressRelay:
+class ProgressRelay:
     """HiGHS MIP callbacks -> :class:`MipProgress`, at most every ``MIP_PROGRESS_INTERVAL_SECONDS``.
 
     An exception raised by the hook stops the search (through the interrupt callback) and is raised
@@ -358,7 +201,11 @@ def _new_highs() -> highspy.Highs:
     if _banner_silenced:
         return highspy.Highs()
     sys.stdout.flush()
-    saved = os.dup(1)
+    _banner_silenced = True
+    try:
+        saved = os.dup(1)
+    except OSError:  # no standard output to protect
+        return highspy.Highs()
     try:
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), 1)
@@ -366,7 +213,6 @@ def _new_highs() -> highspy.Highs:
     finally:
         os.dup2(saved, 1)
         os.close(saved)
-    _banner_silenced = True
     return highs
 
 
@@ -395,7 +241,7 @@ class HighsModel:
         matrix = compiled.matrix
         with self._log() as tail:
             status = self.highs.passModel(
-                compiled.num_columns, compiled.num_rows, int(matrix.nnz), 1, 1, compiled.offset,
+                compiled.num_columns, compiled.num_rows, int(matrix.nnz), COLUMN_WISE, MINIMIZE, compiled.offset,
                 compiled.cost, compiled.col_lower, compiled.col_upper, compiled.row_lower, compiled.row_upper,
                 matrix.indptr.astype(np.int32, copy=False), matrix.indices.astype(np.int32, copy=False),
                 matrix.data, compiled.integer.astype(np.int32),
@@ -409,7 +255,7 @@ class HighsModel:
         """Send what differs between the loaded model and ``new`` (same columns and rows, other numbers).
 
         Returns False, and changes nothing, when ``new`` has other columns or rows; the caller then
-        loads it in full. Column bounds are the caller's (fixings live there): see ``new.col_lower``.
+        loads it in full. Column bounds go back to the model's: the caller applies its fixings again.
         """
         old = self.compiled
         assert old is not None, "load() first"
@@ -417,40 +263,52 @@ class HighsModel:
             return False
         if new.num_columns != old.num_columns:
             return False
+        position = {id(v): j for j, v in enumerate(old.columns)}
         try:
-            order = np.fromiter((old.column_of(v) for v in new.columns), dtype=np.int64, count=new.num_columns)
+            order = np.fromiter((position[id(v)] for v in new.columns), dtype=np.int64, count=new.num_columns)
         except KeyError:
             return False
+        del position
         if not np.array_equal(np.sort(order), np.arange(old.num_columns)):
             return False
-        new = _in_column_order(new, order)
+        new = in_column_order(new, order)
         if not np.array_equal(new.integer, old.integer):
             return False
         h = self.highs
+        self.numerics = new.numerics_concern()
         changed = np.flatnonzero(new.cost != old.cost)
         if changed.size:
-            h.changeColsCost(changed.size, changed.astype(np.int32), new.cost[changed])
+            self._check(h.changeColsCost(changed.size, changed.astype(np.int32), new.cost[changed]), "costs")
         if new.offset != old.offset:
-            h.changeObjectiveOffset(new.offset)
+            self._check(h.changeObjectiveOffset(new.offset), "the objective offset")
         changed = np.flatnonzero((new.row_lower != old.row_lower) | (new.row_upper != old.row_upper))
         if changed.size:
-            h.changeRowsBounds(changed.size, changed.astype(np.int32), new.row_lower[changed], new.row_upper[changed])
+            self._check(h.changeRowsBounds(changed.size, changed.astype(np.int32), new.row_lower[changed],
+                                           new.row_upper[changed]), "row bounds")
+        changed = np.flatnonzero((new.col_lower != old.col_lower) | (new.col_upper != old.col_upper))
+        self.set_column_bounds(changed, new.col_lower[changed], new.col_upper[changed])
         difference = (new.matrix - old.matrix).tocoo()
         rows, cols = difference.row[difference.data != 0], difference.col[difference.data != 0]
         if rows.size:
             values = np.asarray(new.matrix.tocsr()[rows, cols]).ravel()
             for i, j, value in zip(rows.tolist(), cols.tolist(), values.tolist(), strict=True):
-                h.changeCoeff(i, j, value)
+                self._check(h.changeCoeff(i, j, value), "a coefficient")
         self.compiled = new
-        self.numerics = new.numerics_concern()
         return True
+
+    def _check(self, status: Any, what: str) -> None:
+        if status == highspy.HighsStatus.kError:
+            reason = self.numerics or "no reason given"
+            prefix = "numerical trouble: " if self.numerics else ""
+            raise ModelRefusedError(f"{prefix}HiGHS refused the new {what}: {reason}")
 
     def set_column_bounds(self, columns: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
         if columns.size:
-            self.highs.changeColsBounds(columns.size, columns.astype(np.int32), lower, upper)
+            self._check(self.highs.changeColsBounds(columns.size, columns.astype(np.int32), lower, upper),
+                        "column bounds")
 
     def run(self, *, time_limit_seconds: float, mip_gap: float, relax: bool = False,
-            start: np.ndarray | None = None, progress: _ProgressRelay | None = None) -> RunOutcome:
+            start: np.ndarray | None = None, progress: ProgressRelay | None = None) -> RunOutcome:
         """Solve (the LP relaxation with ``relax``), warm-started from ``start`` when given."""
         h = self.highs
         self._set("time_limit", float(time_limit_seconds))
@@ -529,12 +387,6 @@ class HighsModel:
                 os.remove(path)
 
 
-def load_values(columns: list[Any], values: np.ndarray) -> None:
-    """Write a HiGHS solution into the Pyomo variables of its columns."""
-    for var, value in zip(columns, values.tolist(), strict=True):
-        var.set_value(value, skip_validation=True)
-
-
 def solve_model(model: pyo.ConcreteModel, *, time_limit_seconds: float, mip_gap: float,
                 threads: int | None = None) -> RunOutcome:
     """Compile, hand over and solve a model once; the plan's values are written into its variables.
@@ -548,21 +400,3 @@ def solve_model(model: pyo.ConcreteModel, *, time_limit_seconds: float, mip_gap:
     if outcome.values is not None:
         load_values(compiled.columns, outcome.values)
     return outcome
-
-
-def _in_column_order(compiled: CompiledModel, order: np.ndarray) -> CompiledModel:
-    """``compiled`` with its columns moved to positions ``order`` (column j goes to order[j])."""
-    if np.array_equal(order, np.arange(order.size)):
-        return compiled
-    inverse = np.empty_like(order)
-    inverse[order] = np.arange(order.size)
-
-    def moved(array: np.ndarray) -> np.ndarray:
-        return array[inverse]
-
-    return CompiledModel(
-        columns=[compiled.columns[k] for k in inverse.tolist()], rows=compiled.rows,
-        matrix=scipy.sparse.csc_array(compiled.matrix[:, inverse]), cost=moved(compiled.cost),
-        offset=compiled.offset, col_lower=moved(compiled.col_lower), col_upper=moved(compiled.col_upper),
-        integer=moved(compiled.integer), row_lower=compiled.row_lower, row_upper=compiled.row_upper,
-    )

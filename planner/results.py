@@ -39,20 +39,29 @@ def _table(method: Callable[[PlanResult], pd.DataFrame]) -> Callable[[PlanResult
     return cached
 
 
-def _values(component: Any) -> dict[Any, float]:
-    """Index -> value of a solved Var, Expression or Param component.
+def _evaluated(component: Any) -> dict[Any, float]:
+    """Index -> value of a solved Var, Expression or Param component, evaluated in Pyomo.
 
     A variable without a value after a solve that found a plan is a defect (every variable is a column
     HiGHS returns a value for): it raises rather than read as zero.
     """
     values = {}
+    read: Callable[[Any], Any] = _var_value if component.ctype is pyo.Var else _any_value
     for index, item in component.items():
-        value = pyo.value(item, exception=False)
+        value = read(item)
         if value is None:
             raise ValueError(f"{item.name} has no value after a solve with a plan: a variable was not "
                              "handed to the solver or its value was not read back")
         values[index] = value
     return values
+
+
+def _var_value(var: Any) -> float | None:
+    return var.value
+
+
+def _any_value(item: Any) -> float | None:
+    return pyo.value(item, exception=False)
 
 
 @dataclass
@@ -126,11 +135,19 @@ class PlanResult(PlanAnalytics, ProgramAnalytics, BudgetAnalytics):
         return {(o, k): blocks for (n, o, k), blocks in self.lease_plan_by_node().items() if n in nodes}
 
     def summary(self) -> dict[str, Any]:
-        """A JSON-ready summary: status, objective, gap, time, what to sign now and every signing, the
-        outcome of each scenario and the plain-language warnings."""
+        """A JSON-ready summary: status (and in words), objective, gap, time, the cash cost apart from
+        the cost of demand not served (per scenario and expected), what to sign now and every signing,
+        the outcome of each scenario and the plain-language warnings."""
+        split = self.cash_and_economic_costs()
+        expected = split.iloc[-1] if self.has_plan else None
         return {
             "status": self.status,
+            "status_text": self.status_in_words(),
             "message": self.message,
+            "expected_cash_npv_usd": None if expected is None else float(expected["cash_npv_usd"]),
+            "expected_demand_not_served_npv_usd": (
+                None if expected is None else float(expected["demand_not_served_npv_usd"])),
+            "cash_and_economic_costs": split.to_dict(orient="records"),
             "objective_usd": self.objective_usd,
             "expected_cost_usd": self.expected_cost_usd,
             "best_bound_usd": self.best_bound_usd,
@@ -457,9 +474,20 @@ class PlanResult(PlanAnalytics, ProgramAnalytics, BudgetAnalytics):
 
 
 def extract(m: pyo.ConcreteModel, problem: Problem, *, status: str, message: str,
-            best_bound_musd: float | None, mip_gap: float) -> PlanResult:
-    """Read every value the result tables need from a solved model."""
+            best_bound_musd: float | None, mip_gap: float,
+            expression_values: Callable[[Any], dict[Any, float]] | None = None) -> PlanResult:
+    """Read every value the result tables need from a solved model.
+
+    ``expression_values`` reads Expression and Objective components (the solver reads them off the
+    compiled model); without it they are evaluated in Pyomo.
+    """
     d: ModelData = m.data
+
+    def _values(component: Any) -> dict[Any, float]:
+        if expression_values is not None and component.ctype in (pyo.Expression, pyo.Objective):
+            return expression_values(component)
+        return _evaluated(component)
+
     raw: dict[str, dict[Any, float]] = {
         "lease_blocks": _values(m.lease_blocks),
         "installed_kgpu": _values(m.installed_kgpu),
@@ -498,13 +526,13 @@ def extract(m: pyo.ConcreteModel, problem: Problem, *, status: str, message: str
         raw["scenario_value_musd"] = _values(m.scenario_value_musd)
     # ----
     # The tie-break (0.01 USD per GPU-month) steers the solver only; it is no cost of the plan.
-    tie_break = pyo.value(m.tie_break_musd)
-    objective = pyo.value(m.total_cost) - tie_break
+    tie_break = _values(m.tie_break_musd)[None]
+    objective = _values(m.total_cost)[None] - tie_break
     return PlanResult(
         problem=problem, data=d, status=status, message=message,
         objective_usd=objective * USD_PER_UNIT,
-        expected_cost_usd=pyo.value(m.expected_cost_musd) * USD_PER_UNIT,
-        cvar_usd=pyo.value(m.cvar_musd) * USD_PER_UNIT if d.has_cvar else None,
+        expected_cost_usd=_values(m.expected_cost_musd)[None] * USD_PER_UNIT,
+        cvar_usd=_values(m.cvar_musd)[None] * USD_PER_UNIT if d.has_cvar else None,
         best_bound_usd=None if best_bound_musd is None else (best_bound_musd - tie_break) * USD_PER_UNIT,
         mip_gap=mip_gap, raw=raw,
     )

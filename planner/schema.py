@@ -15,7 +15,16 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from planner.errors import InputError, InputIssue, describe
 
@@ -468,6 +477,20 @@ TABLE_FIELD: dict[str, str] = {
 """Sheet name -> ``Problem`` attribute."""
 
 
+class _Memo:
+    """A cache slot on a frozen model that takes no part in its equality (two problems with the same
+    data are equal whether or not either has filled its cache)."""
+
+    __slots__ = ("value",)
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        self.value: Any = None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Memo)
+
+
 class Problem(BaseModel):
     """A complete, validated planning problem. Construction checks every cross-table rule and
     raises :class:`InputError` with all issues found (located by table, row index and column)."""
@@ -489,6 +512,9 @@ class Problem(BaseModel):
     policies: list[Policy] = []
     policy_effects: list[PolicyEffect] = []
     efficiency_programs: list[EfficiencyProgram] = []
+
+    _demand_index: _Memo = PrivateAttr(default_factory=_Memo)
+    """(the Demand rows and first month it was built from, (scenario, workload) -> month -> tokens)."""
 
     @model_validator(mode="after")
     def _cross_table_rules(self) -> Problem:
@@ -547,17 +573,25 @@ class Problem(BaseModel):
 
     def demand_tokens(self, scenario: str, workload: str) -> list[float]:
         """Tokens demanded per month of the horizon for one (scenario, workload)."""
-        explicit = {
-            self.month_index(row.month): row.tokens_per_month
-            for row in self.demand
-            if row.scenario == scenario and row.workload == workload
-        }
+        explicit = self._explicit_demand().get((scenario, workload))
         months = self.settings.months
         if explicit:
             return [explicit.get(t, 0.0) for t in range(months)]
         base = _by_name(self.workloads)[workload].base_tokens_per_month or 0.0
         growth = _by_name(self.scenarios)[scenario].growth_multiple_per_year or 1.0
         return [base * growth ** (t / 12.0) for t in range(months)]
+
+    def _explicit_demand(self) -> dict[tuple[str, str], dict[int, float]]:
+        """The Demand rows by (scenario, workload) and month index, indexed once (a copy of the problem
+        with other rows or another first month indexes its own)."""
+        cached = self._demand_index.value
+        if cached is not None and cached[0] is self.demand and cached[1] == self.settings.first_month:
+            return cached[2]
+        index: dict[tuple[str, str], dict[int, float]] = {}
+        for row in self.demand:
+            index.setdefault((row.scenario, row.workload), {})[self.month_index(row.month)] = row.tokens_per_month
+        self._demand_index.value = (self.demand, self.settings.first_month, index)
+        return index
 
     def power_cap_mw(self, site: str) -> list[float]:
         """Facility power cap per month of the horizon, with SitePower steps applied."""

@@ -19,17 +19,8 @@ import pyomo.environ as pyo
 from pyomo.common.collections import ComponentMap
 from pyomo.common.errors import InfeasibleConstraintException
 
-from planner.highs import (
-    CompiledModel,
-    HighsModel,
-    MipProgress,
-    MipProgressHook,
-    ModelRefusedError,
-    RunOutcome,
-    _ProgressRelay,
-    compile_model,
-    load_values,
-)
+from planner.compile import CompiledModel, compile_model, load_values
+from planner.highs import HighsModel, MipProgress, MipProgressHook, ModelRefusedError, ProgressRelay, RunOutcome
 from planner.model import build_model, update_parameters
 from planner.model.data import USD_PER_UNIT
 from planner.model.leases import lease_fixings
@@ -92,16 +83,20 @@ class Planner:
         if not update_parameters(self.model, problem):
             return False
         self.problem = problem
-        if self._highs is not None:
-            try:
-                with _pyomo_quiet():
-                    compiled = compile_model(self.model)
-            except InfeasibleConstraintException:
-                self._highs = None  # the next solve compiles again and reports the infeasibility
-                return True
+        if self._highs is None or self._highs.compiled is None:
+            return True  # the first solve hands the new numbers over
+        old = self._highs.compiled
+        try:
+            with _pyomo_quiet():
+                compiled = compile_model(self.model)
             if not self._highs.push(compiled):
-                self._highs.load(compiled)
-            self._apply_fixings()
+                self._highs.load(compiled)  # other rows or columns: hand the whole model over again
+                self._last_values = _remapped(self._last_values, old.columns, compiled.columns)
+        except (InfeasibleConstraintException, ModelRefusedError):
+            self._highs = None  # the next solve hands the model over again and reports the verdict
+            self._last_values = None
+            return True
+        self._apply_fixings()
         return True
 
     def fix_leases(self, blocks: Mapping[tuple[Any, ...], float]) -> None:
@@ -117,7 +112,7 @@ class Planner:
         """Free the lease decisions again (their model bounds)."""
         if self._highs is not None and self._highs.compiled is not None and self._fixed:
             compiled = self._highs.compiled
-            columns = np.array([compiled.column_of(var) for var in self._fixed], dtype=np.int64)
+            columns = compiled.columns_of(list(self._fixed))
             self._highs.set_column_bounds(columns, compiled.col_lower[columns], compiled.col_upper[columns])
         self._fixed.clear()
 
@@ -125,7 +120,7 @@ class Planner:
         if self._highs is None or self._highs.compiled is None or not self._fixed:
             return
         compiled = self._highs.compiled
-        columns = np.array([compiled.column_of(var) for var in self._fixed], dtype=np.int64)
+        columns = compiled.columns_of(list(self._fixed))
         values = np.array(list(self._fixed.values()))
         self._highs.set_column_bounds(columns, values, values)
 
@@ -179,7 +174,7 @@ class Planner:
         hook = mip_progress or self.mip_progress
         relay = None
         if hook is not None and not relax and highs.compiled.num_integer:
-            relay = _ProgressRelay(hook, tie_break=self._tie_break_vector(highs.compiled), usd_per_unit=USD_PER_UNIT,
+            relay = ProgressRelay(hook, tie_break=self._tie_break_vector(highs.compiled), usd_per_unit=USD_PER_UNIT,
                                    elapsed_before=spent + (0.0 if first else time.perf_counter() - started),
                                    time_limit_seconds=limit, mip_gap_target=gap)
         self.progress("solving")
@@ -196,9 +191,11 @@ class Planner:
             self._last_values = outcome.values
         extract_started = time.perf_counter()
         self.progress("extracting results")
-        load_values(highs.compiled.columns, outcome.values)
+        compiled, values = highs.compiled, outcome.values
+        load_values(compiled.columns, values)
         result = extract(self.model, self.problem, status=outcome.status, message=message,
-                         best_bound_musd=outcome.bound, mip_gap=outcome.gap)
+                         best_bound_musd=outcome.bound, mip_gap=outcome.gap,
+                         expression_values=lambda component: compiled.values(component, values))
         timings["extract_seconds"] = time.perf_counter() - extract_started
         if marginal_values:
             duals_started = time.perf_counter()
@@ -216,13 +213,13 @@ class Planner:
             return None
         start = self._last_values.copy()
         compiled = self._highs.compiled
-        for var, value in self._fixed.items():
-            start[compiled.column_of(var)] = value
+        if self._fixed:
+            start[compiled.columns_of(list(self._fixed))] = list(self._fixed.values())
         return start
 
     def _tie_break_vector(self, compiled: CompiledModel) -> np.ndarray:
         if self._tie_break is None or self._tie_break[0] != id(compiled):
-            self._tie_break = (id(compiled), compiled.linear_values(self.model.tie_break_musd.expr))
+            self._tie_break = (id(compiled), compiled.linear_values(self.model.tie_break_musd))
         return self._tie_break[1]
 
     def _without_plan(self, status: str, message: str, diagnose: bool, timings: dict[str, float],
@@ -273,11 +270,9 @@ class Planner:
         m = self.model
 
         def by_index(component: Any) -> dict[Any, float]:
-            values = {}
-            for index, con in component.items():
-                row = compiled.row_of(con)
-                values[index] = 0.0 if row is None else float(duals[row])
-            return values
+            keys, constraints = list(component.keys()), list(component.values())
+            rows = compiled.rows_of(constraints)
+            return {key: 0.0 if row is None else float(duals[row]) for key, row in zip(keys, rows, strict=True)}
 
         values = {"capacity": by_index(m.capacity), "power": by_index(m.power)}
         for budget in ("budget", "cash_budget"):  # what one more dollar of each budget is worth
@@ -287,6 +282,14 @@ class Planner:
             # A tail scenario's cost also carries CVaR weight: the dual of its excess row.
             values["cvar_excess"] = {s: abs(v) for s, v in by_index(m.cvar_excess_def).items()}
         return values
+
+
+def _remapped(values: np.ndarray | None, old: list[Any], new: list[Any]) -> np.ndarray | None:
+    """A solution over the columns ``old`` moved onto the columns ``new`` (0 where a column is new)."""
+    if values is None:
+        return None
+    by_variable = {id(var): value for var, value in zip(old, values.tolist(), strict=True)}
+    return np.array([by_variable.get(id(var), 0.0) for var in new])
 
 
 def solve(problem: Problem, *, time_limit_seconds: float | None = None, mip_gap: float | None = None,

@@ -25,13 +25,20 @@ from planner.columns import SETTINGS_HEADERS, Column, columns, settings_rows, ta
 from planner.errors import InputError, InputIssue, describe
 from planner.excel.cells import write_cell
 from planner.excel.files import save_atomically
-from planner.excel.formats import COUNT, TEXT
+from planner.excel.formats import TEXT
 from planner.schema import SCHEMA_VERSION, TABLE_FIELD, Problem, Settings
+from planner.units import unit_of
 
 SPARE_ROWS = 50
 """Blank table rows the template offers to fill in."""
 
 README_SHEET = "README"
+REQUIRED_UNLESS = {
+    "Throughput": ("unless default_mfu", " Needed unless Settings default_mfu is given: a plan needs the throughput of "
+                                          "every (GPU type, workload) pair a workload may use, from a row here or "
+                                          "from default_mfu."),
+}
+"""Tables the workbook may leave out only when a Settings parameter stands in: (Required text, note)."""
 HEADER_REQUIRED_FILL = PatternFill("solid", fgColor="1F4E78")
 HEADER_OPTIONAL_FILL = PatternFill("solid", fgColor="5B9BD5")
 INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")
@@ -139,9 +146,9 @@ def _write_table(
             # Text format keeps a typed 2025-03 as text instead of Excel turning it into a date.
             for row in range(2, size + 2):
                 sheet.cell(row=row, column=index).number_format = TEXT
-        elif column.unit in ("tokens/month", "USD"):
+        elif (unit := unit_of(column.name)) is not None and unit.input_format:
             for row in range(2, size + 2):
-                sheet.cell(row=row, column=index).number_format = COUNT
+                sheet.cell(row=row, column=index).number_format = unit.input_format
     table = Table(displayName=name, ref=f"A1:{get_column_letter(len(cols))}{size + 1}")
     table.tableStyleInfo = TABLE_STYLE
     sheet.add_table(table)
@@ -237,7 +244,8 @@ def _write_readme(sheet: Worksheet) -> None:
         ("Sheet", "Required", "Description"),
         (Settings.TABLE, "yes", "Scalar parameters: horizon, discounting, solver limits, risk."),
     ]
-    lines += [(name, "yes" if name in required else "no", cls.DESCRIPTION) for name, cls in classes.items()]
+    lines += [(name, "yes" if name in required else REQUIRED_UNLESS.get(name, ("no", ""))[0],
+               cls.DESCRIPTION + REQUIRED_UNLESS.get(name, ("", ""))[1]) for name, cls in classes.items()]
     fills = {"header": HEADER_REQUIRED_FILL, "optional": HEADER_OPTIONAL_FILL, "input": INPUT_FILL,
              "fixed": FIXED_FILL}
     for row, (first, second, third) in enumerate(lines, start=1):
@@ -251,5 +259,5 @@ def _write_readme(sheet: Worksheet) -> None:
                 sheet.cell(row=row, column=index).font = Font(bold=True)
     sheet["A1"].font = Font(bold=True, size=14)
     sheet.column_dimensions["A"].width = 18
-    sheet.column_dimensions["B"].width = 10
+    sheet.column_dimensions["B"].width = 22
     sheet.column_dimensions["C"].width = 100

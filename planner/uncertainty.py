@@ -57,6 +57,8 @@ EV_SCENARIO = "expected value"
 
 FIGURE_KEYS = ("rp_usd", "eev_usd", "ws_usd", "vss_usd", "evpi_usd", "ev_usd", "multi_stage_usd",
                "value_of_learning_usd")
+LEARNING_KEYS = ("multi_stage_usd", "value_of_learning_usd")
+"""Figures of the plan that learns: equal to RP and 0 for a two-stage problem, so shown only with a reveal month."""
 FIGURE_LABELS = {
     "rp_usd": "Expected cost of the stochastic plan (RP)",
     "eev_usd": "Expected cost of the expected-value plan (EEV)",
@@ -65,7 +67,7 @@ FIGURE_LABELS = {
     "evpi_usd": "Expected value of perfect information (EVPI = RP - WS)",
     "ev_usd": "Cost of the expected-value problem (EV)",
     "multi_stage_usd": "Expected cost of the plan that learns (multi-stage)",
-    "value_of_learning_usd": "Value of learning (two-stage RP - multi-stage)",
+    "value_of_learning_usd": "Value of learning (RP - multi-stage)",
 }
 REGRET_COLUMNS = ["plan", "scenario", "cost_usd", "best_cost_usd", "regret_usd"]
 
@@ -225,8 +227,10 @@ class UncertaintyAnalysis:
         return frame.reset_index(drop=True)
 
     def figures_table(self) -> pd.DataFrame:
-        """RP, EEV, WS, VSS, EVPI and EV in words: item, value_usd."""
-        return figures_table(self.figures)
+        """RP, EEV, WS, VSS, EVPI and EV in words (item, value_usd); with a plan that learns, its expected
+        cost and the value of learning too."""
+        return figures_table(self.figures if self.multi_stage is not None
+                             else {k: v for k, v in self.figures.items() if k not in LEARNING_KEYS})
 
     def expected_cost_by_plan(self) -> pd.DataFrame:
         """Per plan: expected cost, CVaR, objective (risk-adjusted), worst cost and regrets."""

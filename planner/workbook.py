@@ -29,11 +29,13 @@ from planner.columns import (
     table_classes,
 )
 from planner.errors import InputError, InputIssue, describe
+from planner.excel import REPORT_MARKER
 from planner.numerics import ScalingWarning, check_scaling
+from planner.plausibility import SuspiciousValueWarning, suspicious_values
 from planner.schema import TABLE_FIELD, TABLES, Problem, Record, Settings, cross_table_issues
 from planner.sheet_tables import SheetTable, is_blank, locate_tables, read_table
 from planner.template import SPARE_ROWS, build_workbook, required_sheets, save_atomically
-from planner.xlsx_reader import FILE, read_workbook
+from planner.xlsx_reader import FILE, Inspect, fail, read_workbook
 
 _SETTINGS_REQUIRED = ("parameter", "value")
 
@@ -64,8 +66,15 @@ class LoadDetails:
     """A validated problem and what a reader of its outputs should be told about the input."""
 
     problem: Problem
-    warnings: tuple[InputIssue, ...] = ()
-    """Problems that do not stop a solve but may spoil it (poor numerical scaling), located by cell."""
+    scaling_warnings: tuple[InputIssue, ...] = ()
+    """Numbers that may make the solve inaccurate or slow (poor numerical scaling), located by cell."""
+    suspicious_values: tuple[InputIssue, ...] = ()
+    """Values that are valid but look like slips (a price 10x the others of its type), located by cell."""
+
+    @property
+    def warnings(self) -> tuple[InputIssue, ...]:
+        """Every warning about the input: suspicious values, then scaling; none stops a solve."""
+        return self.suspicious_values + self.scaling_warnings
 
     @property
     def absent_tables(self) -> list[str]:
@@ -78,13 +87,17 @@ class LoadDetails:
 def load(path: Path | str) -> Problem:
     """Read and validate an input workbook; raise :class:`InputError` listing every problem by cell.
 
-    Input that will solve but may solve badly (poor numerical scaling) emits a :class:`ScalingWarning`
-    naming the cells; :func:`load_details` returns those warnings instead.
+    Input that will solve but may solve badly (poor numerical scaling) emits a :class:`ScalingWarning`,
+    and values that are valid but suspicious a :class:`SuspiciousValueWarning`, each naming the cells;
+    :func:`load_details` returns those warnings instead.
     """
     details = load_details(path)
-    if details.warnings:
-        lines = "\n".join(f"  {issue}" for issue in details.warnings)
-        warnings.warn(ScalingWarning(f"{Path(path).name} may solve inaccurately:\n{lines}"), stacklevel=2)
+    name = Path(path).name
+    for found, category, what in ((details.scaling_warnings, ScalingWarning, "may solve inaccurately"),
+                                  (details.suspicious_values, SuspiciousValueWarning, "has suspicious values")):
+        if found:
+            lines = "\n".join(f"  {issue}" for issue in found)
+            warnings.warn(category(f"{name} {what}:\n{lines}"), stacklevel=2)
     return details.problem
 
 
@@ -122,7 +135,8 @@ def load_details(path: Path | str) -> LoadDetails:
             scaling = check_scaling(problem)
             collector.issues.extend(locate(issue) for issue in scaling.refusals)
             if not collector.issues:
-                return LoadDetails(problem, tuple(locate(issue) for issue in scaling.warnings))
+                return LoadDetails(problem, tuple(locate(issue) for issue in scaling.warnings),
+                                   tuple(locate(issue) for issue in suspicious_values(problem)))
     raise InputError(_in_sheet_order(collector.issues), source=path.name)
 
 
@@ -183,8 +197,26 @@ def _expected_tables() -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
     return expected
 
 
+REPORT_SHEETS = frozenset({"Summary", "Diagnostics"})
+"""Sheets every planner report has (and no input workbook needs): a report whose keywords were lost in
+a re-save is still recognised by them, when it has no Settings sheet either."""
+
+
+def _refuse_reports(path: Path) -> Inspect:
+    """Refuse a planner report given where an input workbook is expected, before its cells are read."""
+
+    def inspect(properties: Mapping[str, str], sheets: list[str]) -> None:
+        marked = properties.get("keywords") == REPORT_MARKER
+        if marked or (set(sheets) >= REPORT_SHEETS and Settings.TABLE not in sheets):
+            raise fail(path, f"{describe(path.name)}: this is a planner report, not an input workbook",
+                       "an input workbook (the report's Inputs sheet shows the inputs it was made from; "
+                       "planner template writes a blank input workbook)")
+
+    return inspect
+
+
 def _read_workbook(path: Path, collector: _Collector) -> dict[str, SheetTable]:
-    sheets = read_workbook(path)
+    sheets = read_workbook(path, _refuse_reports(path))
     expected = _expected_tables()
     placement = locate_tables(sheets, expected, set(required_sheets()))
     collector.issues.extend(placement.issues)

@@ -26,7 +26,7 @@ import re
 import stat
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from xml.etree.ElementTree import Element, ParseError
@@ -83,12 +83,17 @@ def fail(path: Path, found: str, expected: str) -> InputError:
     return InputError([InputIssue(FILE, "path", found, expected)], source=path.name)
 
 
-def read_workbook(path: Path) -> list[SheetGrid]:
+Inspect = Callable[[Mapping[str, str], list[str]], None]
+"""Looks at a workbook before its cells are read: its document properties (keywords, title, creator,
+...) and sheet names; raises :class:`InputError` to refuse it."""
+
+
+def read_workbook(path: Path, inspect: Inspect | None = None) -> list[SheetGrid]:
     """Every worksheet of the workbook at ``path``, in workbook order; :class:`InputError` if unsafe,
-    unreadable or damaged."""
+    unreadable or damaged, or if ``inspect`` refuses it (called before any sheet is parsed)."""
     data = read_file(path)
     with _open_archive(path, data) as archive:
-        return _Package(path, archive).sheets()
+        return _Package(path, archive).sheets(inspect)
 
 
 # ---- the file -----------------------------------------------------------------------------------
@@ -236,7 +241,19 @@ class _Package:
 
     # ---- workbook structure ---------------------------------------------------------------------
 
-    def sheets(self) -> list[SheetGrid]:
+    def properties(self) -> dict[str, str]:
+        """The core document properties (title, creator, keywords, ...) by local name; {} without."""
+        part = next((target for _, kind, target in self.relationships("") if kind.endswith("/core-properties")),
+                    None)
+        if part is None or part not in self.names:
+            return {}
+        found: dict[str, str] = {}
+        for element in self.elements(part):
+            if len(element) == 0 and element.text:
+                found[_local(element.tag)] = element.text.strip()
+        return found
+
+    def sheets(self, inspect: Inspect | None = None) -> list[SheetGrid]:
         workbook_part = next((target for _, kind, target in self.relationships("")
                               if kind.endswith("/officeDocument")), "xl/workbook.xml")
         if workbook_part not in self.names:
@@ -252,6 +269,8 @@ class _Package:
                 titles.append((element.get("name", ""), rel))
             elif _local(element.tag) == "workbookPr" and element.get("date1904", "").lower() in ("1", "true"):
                 epoch = MAC_EPOCH
+        if inspect is not None:
+            inspect(self.properties(), [title for title, _ in titles])
         rels = self.relationships(workbook_part)
         by_id = {rel_id: (kind, target) for rel_id, kind, target in rels}
         strings_part = next((t for _, kind, t in rels if kind.endswith("/sharedStrings")), None)

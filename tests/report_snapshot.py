@@ -2,8 +2,9 @@
 
 Everything a reader of the report sees is kept: every non-empty cell with its value, type, number
 format, font and quote prefix; every Excel Table with its range and headers; every chart with its
-kind, titles, axis formats, anchor and the cell ranges of its series; column widths and frozen
-panes. What changes from run to run (timestamps, versions, timings, the solver log) is masked.
+kind, titles, axis formats, anchor and the cell ranges of its series; column widths, frozen panes and
+print setup (print area, repeated rows, orientation, fit to pages). What changes from run to run
+(timestamps, versions, timings, the solver log) is masked.
 """
 
 from __future__ import annotations
@@ -111,6 +112,9 @@ def snapshot(path: Path) -> dict[str, Any]:
             "charts": [_chart(chart) for chart in ws._charts],
             "widths": {key: dim.width for key, dim in sorted(ws.column_dimensions.items()) if dim.width},
             "freeze": ws.freeze_panes,
+            "print": {"area": ws.print_area, "title_rows": ws.print_title_rows,
+                      "orientation": ws.page_setup.orientation,
+                      "fit": [ws.page_setup.fitToWidth, ws.page_setup.fitToHeight]},
         }
     return {"sheets": list(wb.sheetnames), "content": sheets}
 
@@ -119,8 +123,7 @@ def _mask_volatile_figures(cells: list[list[Any]]) -> list[list[Any]]:
     """Mask the value (next column, same row) of key figures and model-size rows that vary by run."""
     volatile_rows = set()
     for coordinate, value, *_ in cells:
-        if isinstance(value, str) and (value in VOLATILE_FIGURES or value.endswith(" version")
-                                       or value in ("Build time", "Solve time", "Extract time")):
+        if isinstance(value, str) and (value in VOLATILE_FIGURES or value.endswith((" version", " time"))):
             volatile_rows.add((re.sub(r"\d", "", coordinate), int(re.sub(r"\D", "", coordinate))))
     out = []
     for cell in cells:

@@ -33,7 +33,8 @@ def short_of_capacity() -> PlanResult:
 
 def test_unserved_share_is_a_warning_and_an_outcome(short_of_capacity: PlanResult) -> None:
     unserved = 4 * TOKENS_PER_GPU_MONTH * 2
-    assert f"Scenario base: 40.0% of demand ({unserved:,.0f} tokens) is left unserved." in short_of_capacity.warnings()
+    assert unserved == pytest.approx(21.024e9)
+    assert "Scenario base: 40.0% of demand (21.0 B tokens) is left unserved." in short_of_capacity.warnings()
     (outcome,) = short_of_capacity.scenario_outcomes().to_dict(orient="records")
     assert outcome["served_share"] == pytest.approx(0.6, rel=REL)
     assert outcome["unserved_tokens"] == pytest.approx(unserved, rel=REL)
@@ -67,13 +68,14 @@ def test_tables_without_a_plan_are_empty_not_errors() -> None:
     tables = result.tables()
     assert tables["leases"].empty and tables["scenario_outcomes"].empty and tables["costs"].empty
     assert "Status" in set(tables["key_figures"]["item"])
-    assert result.warnings()[0].startswith("No plan: the model is infeasible")
+    assert result.warnings()[0].startswith("No plan: the inputs cannot all be met")
+    assert result.status_in_words() == "no plan: the inputs cannot all be met; the reasons follow"
 
 
 def test_key_figures_and_lease_totals(short_of_capacity: PlanResult) -> None:
     figures = short_of_capacity.key_figures().set_index("item")
     assert figures.loc["Status", "value"] == "optimal"
-    assert figures.loc["Objective (NPV)", "unit"] == "USD"
+    assert figures.loc["Objective (NPV: cash + demand not served)", "unit"] == "USD"
     assert figures.loc["New lease commitment (all payments)", "value"] == 0.0
     assert figures.loc["Horizon", "value"] == "2025-01 to 2025-02 (2 months)"
 

@@ -95,3 +95,59 @@ def test_unusable_report_path_fails_before_solving(workbook: Path, tmp_path: Pat
     assert same.exit_code == 2
     assert json.loads(same.stdout)["status"] == "invalid_input"
     assert solves == []
+
+
+# ---- conventions: --version, --help, the diagnosis once, a report given to validate ----------------
+
+def help_text(*args: str) -> str:
+    """The rich help, wide enough not to wrap, as plain text with the panel borders removed."""
+    run = runner.invoke(app, [*args, "--help"], env={"COLUMNS": "200"}, terminal_width=200)
+    assert run.exit_code == 0, run.output
+    return " ".join(line.strip(" │╭╮╰╯─") for line in run.stdout.splitlines())
+
+
+def test_version() -> None:
+    run = runner.invoke(app, ["--version"])
+    assert run.exit_code == 0 and run.stdout.strip() == f"planner {planner.__version__}"
+
+
+@pytest.mark.parametrize("command", [(), ("solve",), ("validate",), ("template",)])
+def test_help_has_no_type_noise_or_placeholders(command: tuple[str, ...]) -> None:
+    text = help_text(*command)
+    assert "<bool>" not in text and "{" not in text and "}" not in text
+    assert "Usage:" in text and ("WORKBOOK" in text if command else "COMMAND" in text)
+
+
+def test_solve_help_shows_every_default() -> None:
+    text = " ".join(help_text("solve").split())
+    assert "(default: the workbook's time_limit_seconds, else 600)" in text
+    assert "(default: the workbook's mip_gap, else 0.0001)" in text
+    assert "(default: as many as the solver chooses)" in text
+    assert "(default: reports/<workbook name>-plan.xlsx)" in text
+    assert "--time-limit SECONDS" in text and "--mip-gap FRACTION" in text
+
+
+def test_infeasible_diagnosis_is_printed_once_in_readable_units(tmp_path: Path) -> None:
+    path = tmp_path / "infeasible.xlsx"
+    write_problem(tiny([10.0, 10.0], on_demand=(), offers=[lease(earliest=1, term=1)], unserved_allowed=False),
+                  path)
+    run = runner.invoke(app, ["solve", str(path), "--no-report"], env={"COLUMNS": "200"})
+    assert run.exit_code == 1, run.output
+    out = " ".join(run.stdout.split())
+    assert "Plan: no plan: the inputs cannot all be met; the reasons follow" in out
+    assert out.count("cannot be fully served in 2025-01") == 1
+    assert "(26.3 B tokens short)" in out  # 10 GPUs' worth of tokens for a month: 2.628e10
+    assert "e+" not in out and "infeasible:" not in out
+
+
+def test_validate_recognises_a_planner_report(workbook: Path, tmp_path: Path) -> None:
+    report = tmp_path / "plan.xlsx"
+    assert runner.invoke(app, ["solve", str(workbook), "-o", str(report), "--json"]).exit_code == 0
+    run = runner.invoke(app, ["validate", str(report)], env={"COLUMNS": "200"})
+    assert run.exit_code == 2
+    assert "this is a planner report, not an input workbook" in run.output
+    assert run.output.count("expected") == 1  # one problem, not one per missing input table
+    solve_it = runner.invoke(app, ["solve", str(report), "--json"])
+    assert solve_it.exit_code == 2
+    (issue,) = json.loads(solve_it.stdout)["issues"]
+    assert "planner report" in issue["found"]

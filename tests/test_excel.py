@@ -18,6 +18,7 @@ import planner.excel.files as files
 from planner.errors import InputError
 from planner.excel.cells import MAX_CELL_TEXT, write_cell
 from planner.excel.layout import Sheet, Table
+from planner.excel.printing import PrintLayout
 from planner.excel.writer import write_workbook
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,23 +61,24 @@ def test_text_is_cleaned_and_cut_to_one_cell() -> None:
 # ---- layout and print setup ---------------------------------------------------------------------
 
 def test_print_setup_hook_reaches_the_sheet(tmp_path: Path) -> None:
-    def landscape(ws: object) -> None:
-        ws.page_setup.orientation = "landscape"
-        ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
-        ws.sheet_properties.pageSetUpPr.fitToPage = True
+    seen: list[PrintLayout] = []
+
+    def portrait(ws: object, layout: PrintLayout) -> None:
+        seen.append(layout)
+        ws.page_setup.orientation = "portrait"
         ws.print_title_rows = "1:1"
 
     frame = pd.DataFrame({"name": ["a", "b"], "amount": [1.5, 2.0]})
     sheets = [Sheet("Printed", "Heading", blocks=[Table("T", "A table", frame, formats={"amount": "0.00"})],
-                    print_setup=landscape),
+                    print_setup=portrait),
               Sheet("Default", "Heading")]
     path = tmp_path / "p.xlsx"
     files.save_atomically(write_workbook(sheets, title="t"), path)
     wb = openpyxl.load_workbook(path)
     printed, default = wb["Printed"], wb["Default"]
-    assert printed.page_setup.orientation == "landscape" and printed.sheet_properties.pageSetUpPr.fitToPage
-    assert printed.print_title_rows == "$1:$1"
-    assert default.page_setup.orientation is None
+    assert seen == [PrintLayout(("A1:B6",), "3:4")]  # heading, blank, table title, header, 2 rows
+    assert printed.page_setup.orientation == "portrait" and printed.print_title_rows == "$1:$1"
+    assert default.page_setup.orientation == "landscape" and default.sheet_properties.pageSetUpPr.fitToPage
     assert printed.tables["T"].ref == "A4:B6" and printed["B5"].number_format == "0.00"
 
 

@@ -15,6 +15,7 @@ import pytest
 from openpyxl.utils import get_column_letter, range_boundaries
 
 import planner.excel.files as files
+import planner.excel.layout as layout
 import planner.excel.writer as writer
 import planner.report.plan as plan_report
 from planner.errors import InputError
@@ -42,19 +43,19 @@ HOSTILE_TEXTS = (HOSTILE_NAME, "=1+1", "@SUM(A1)", "+1", "-1", "#N/A")
 PLAN_SHEETS = ["Summary", "Leases", "Capacity", "Costs", "Cloud & credits", "Policies", "Power", "Scenarios",
                "Marginal values", "Inputs", "Diagnostics"]
 PLAN_TABLES = {
-    "Summary": {"Summary_KeyFigures", "Summary_ScenarioCosts"},
+    "Summary": {"Summary_KeyFigures", "Summary_CashAndEconomic"},
     "Leases": {"Leases", "Leases_PaymentsByMonth", "Leases_Payments"},
     "Capacity": {"Capacity_ByMonth", "Capacity_ByTypeAndSite"},
     "Costs": {"Costs_ExpectedByMonth", "Costs_NPVByScenario", "Costs_Detail", "Costs_PerMillionTokens"},
     "Cloud & credits": {"Cloud_OnDemand", "Cloud_CreditUse", "Cloud_CreditBurn"},
     "Policies": {"Policies_ByMonth", "Policies_TokensByWorkload"},
     "Power": {"Power_BySite"},
-    "Scenarios": {"Scenarios_Outcomes"},
+    "Scenarios": {"Scenarios_CashAndEconomic", "Scenarios_Outcomes"},
     "Marginal values": {"MarginalValues"},
     "Inputs": {"Input_Settings", "Input_Workloads", "Input_Scenarios", "Input_GPUTypes", "Input_Throughput",
                "Input_Sites", "Input_LeaseOffers", "Input_OnDemand", "Input_Credits", "Input_Policies",
                "Input_PolicyEffects", "Input_ThroughputAsModelled"},
-    "Diagnostics": {"Diagnostics_ModelSize"},
+    "Diagnostics": {"Diagnostics_Run", "Diagnostics_ModelSize"},
 }
 
 
@@ -167,17 +168,27 @@ def test_every_sheet_table_and_chart_exists(workbook: openpyxl.Workbook, result:
     for sheet, tables in PLAN_TABLES.items():
         assert set(workbook[sheet].tables) == tables, sheet
     charts = {ws.title: len(ws._charts) for ws in workbook.worksheets}
-    assert charts["Summary"] == 1  # the stacked cost chart
-    assert charts["Costs"] == 1
+    assert charts["Summary"] == 2  # cash cost, cost of demand not served
+    assert charts["Costs"] == 2
     assert charts["Capacity"] == 1 + len(result.data.scenarios)  # utilisation + one per scenario
-    assert sum(charts.values()) == 2 + 1 + len(result.data.scenarios)
+    assert sum(charts.values()) == 4 + 1 + len(result.data.scenarios)
 
 
 def test_charts_are_the_right_kind(workbook: openpyxl.Workbook, result: PlanResult) -> None:
-    (cost,) = workbook["Costs"]._charts
-    assert cost.tagname == "barChart" and cost.grouping == "stacked"
-    assert len(cost.series) >= 3  # leases, upfront, on-demand, credits, ... (non-zero categories only)
-    assert all("'Costs'!" in s.val.numRef.f for s in cost.series)
+    cash, not_served = workbook["Costs"]._charts
+    for chart in (cash, not_served):
+        assert chart.tagname == "barChart" and chart.grouping == "stacked"
+        assert all("'Costs'!" in s.val.numRef.f for s in chart.series)
+    by_month = workbook["Costs"].tables["Costs_ExpectedByMonth"]
+    first_col = range_boundaries(by_month.ref)[0]
+
+    def categories(chart: object) -> list[str]:
+        return [by_month.column_names[range_boundaries(s.val.numRef.f.split("!")[1])[0] - first_col]
+                for s in chart.series]
+
+    # cash apart from the cost of demand not served: non-zero categories only
+    assert categories(cash) == ["Leases (USD)", "Upfront (USD)", "On-demand cloud (USD)", "Credits (USD)"]
+    assert categories(not_served) == ["Revenue lost to throttling (USD)", "Goodwill (USD)"]
     utilisation, *capacity = workbook["Capacity"]._charts
     assert utilisation.tagname == "lineChart" and len(utilisation.series) == len(result.data.scenarios)
     for chart in capacity:
@@ -225,7 +236,7 @@ def test_frozen_headers_and_fitting_widths(workbook: openpyxl.Workbook) -> None:
             min_col = range_boundaries(table.ref)[0]
             for j, header in enumerate(table.column_names):
                 width = ws.column_dimensions[get_column_letter(min_col + j)].width
-                assert len(header) <= width <= writer.MAX_COLUMN_WIDTH, (sheet, header, width)
+                assert len(header) <= width <= layout.MAX_COLUMN_WIDTH, (sheet, header, width)
     assert workbook["Summary"].freeze_panes == "A2"
 
 
@@ -296,7 +307,7 @@ DERIVED_TABLES = [("Leases", "Leases_PaymentsByMonth", "lease_schedule_by_month"
                   ("Costs", "Costs_PerMillionTokens", "usd_per_million_tokens"),
                   ("Policies", "Policies_ByMonth", "policy_by_month"),
                   ("Scenarios", "Scenarios_Outcomes", "scenario_outcomes"),
-                  ("Summary", "Summary_ScenarioCosts", "scenario_costs"),
+                  ("Scenarios", "Scenarios_CashAndEconomic", "cash_and_economic_costs"),
                   ("Inputs", "Input_ThroughputAsModelled", "throughput_as_modelled")]
 
 
@@ -310,21 +321,35 @@ def test_derived_tables_are_the_result_methods(report_path: Path, workbook: open
     pd.testing.assert_frame_equal(got, labelled(frame), check_dtype=False, check_exact=False, rtol=1e-9, obj=name)
 
 
-def test_summary_states_status_hash_and_decisions(report_path: Path, workbook: openpyxl.Workbook,
-                                                  result: PlanResult) -> None:
+def test_summary_states_status_costs_and_decisions(report_path: Path, workbook: openpyxl.Workbook,
+                                                   result: PlanResult) -> None:
+    summary = workbook["Summary"]
+    assert summary["A2"].value.startswith(f"Status: {result.status_in_words()}. Run ")
     figures = read_table(report_path, workbook, "Summary", "Summary_KeyFigures").set_index("Item")["Value"]
-    assert figures["Status"] == "optimal"
-    assert float(figures["Objective (NPV)"]) == pytest.approx(result.objective_usd)
-    source = report_path.parent / "tiny input.xlsx"
-    assert figures["Input file"] == source.name
-    assert figures["Input file SHA-256"] == hashlib.sha256(source.read_bytes()).hexdigest()
-    for label in ("planner version", "Pyomo version", "HiGHS (highspy) version", "Run timestamp"):
-        assert isinstance(figures[label], str) and figures[label]
+    assert "Status" not in figures  # stated in words above the figures
+    assert float(figures["Objective (NPV: cash + demand not served)"]) == pytest.approx(result.objective_usd)
+    expected = result.cash_and_economic_costs().iloc[-1]
+    assert float(figures["Expected cash cost (NPV)"]) == pytest.approx(expected["cash_npv_usd"])
+    assert float(figures["Expected cost of demand not served (NPV)"]) == pytest.approx(
+        expected["demand_not_served_npv_usd"])
     texts = {cell.value for _, cell in all_cells(workbook) if isinstance(cell.value, str)}
     for line in result.headline_decisions():
         assert line in texts
-    costs = read_table(report_path, workbook, "Summary", "Summary_ScenarioCosts")
-    assert list(costs["Scenario"]) == result.data.scenarios
+    costs = read_table(report_path, workbook, "Summary", "Summary_CashAndEconomic")
+    assert list(costs["Scenario"]) == [*result.data.scenarios, "expected"]
+    assert list(costs.columns) == ["Scenario", "Probability (%)", "Cash cost (USD, NPV)",
+                                   "Demand not served (USD, NPV)", "NPV (USD)", "Served (% of demand)"]
+
+
+def test_diagnostics_hold_the_hashes_and_versions(report_path: Path, workbook: openpyxl.Workbook) -> None:
+    run = read_table(report_path, workbook, "Diagnostics", "Diagnostics_Run").set_index("Item")["Value"]
+    source = report_path.parent / "tiny input.xlsx"
+    assert run["Input file"] == source.name
+    assert run["Input file SHA-256"] == hashlib.sha256(source.read_bytes()).hexdigest()
+    for label in ("planner version", "Pyomo version", "HiGHS (highspy) version", "Run timestamp"):
+        assert isinstance(run[label], str) and run[label]
+    summary_widths = [dim.width for dim in workbook["Summary"].column_dimensions.values() if dim.width]
+    assert max(summary_widths) < 64  # no column sized by a SHA-256
 
 
 def test_inputs_echo_the_validated_problem(report_path: Path, workbook: openpyxl.Workbook) -> None:
@@ -399,10 +424,13 @@ def test_report_without_a_plan(tmp_path: Path) -> None:
     wb = openpyxl.load_workbook(path)
     assert wb.sheetnames == ["Summary", "Inputs", "Diagnostics"]
     assert sum(len(ws._charts) for ws in wb.worksheets) == 0
-    figures = read_table(path, wb, "Summary", "Summary_KeyFigures").set_index("Item")["Value"]
-    assert figures["Status"] == "infeasible"
-    texts = {cell.value for _, cell in all_cells(wb) if isinstance(cell.value, str)}
-    assert infeasible.diagnosis and all(line in texts for line in infeasible.diagnosis)
+    assert wb["Summary"]["A2"].value.startswith("No plan: the inputs cannot all be met")  # the alert, in red
+    assert not any(str(cell.value).startswith("Status:") for cell in wb["Summary"]["A"][:6])  # the alert says it
+    # each reason once on the Summary, wrapped to the printed width
+    column_a = " ".join(str(cell.value) for cell in wb["Summary"]["A"] if cell.value is not None)
+    assert infeasible.diagnosis and all(column_a.count(line.split()[0] + " " + line.split()[1]) == 1
+                                        for line in infeasible.diagnosis)
+    assert all(" ".join(line.split()) in " ".join(column_a.split()) for line in infeasible.diagnosis)
 
 
 # ---- atomic writes and bad paths ----------------------------------------------------------------

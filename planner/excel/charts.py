@@ -1,7 +1,8 @@
 """Native Excel charts over placed table columns: line and column charts, a secondary axis.
 
 Categories (months, scenarios) are text references; every chart has titled axes, a number format
-on its value axis and the legend at the bottom.
+on its value axis and the legend at the bottom. Category labels sit at the bottom of the plot
+("low"), below negative columns (credits) instead of on the zero line.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from openpyxl.chart import BarChart, LineChart, Reference, Series
 from openpyxl.chart._chart import ChartBase
 from openpyxl.chart.data_source import AxDataSource, StrRef
 
-CHART_WIDTH_CM, CHART_HEIGHT_CM = 22.0, 11.0
+CHART_WIDTH_CM, CHART_HEIGHT_CM = 22.0, 10.0
 SECONDARY_AXIS_ID = 200
+SECONDARY_CATEGORY_AXIS_ID = 201
 
 
 def style_chart(chart: ChartBase, title: str, y_title: str, y_format: str, *, x_title: str = "Month") -> None:
@@ -22,6 +24,7 @@ def style_chart(chart: ChartBase, title: str, y_title: str, y_format: str, *, x_
     chart.y_axis.number_format = y_format
     chart.x_axis.title = x_title
     chart.x_axis.axPos = "b"
+    chart.x_axis.tickLblPos = "low"
     chart.x_axis.delete = False  # openpyxl >= 3.1 hides axes unless told otherwise
     chart.y_axis.delete = False
     chart.legend.position = "b"
@@ -73,9 +76,18 @@ def line_chart(series: list[Series], categories: Reference, *, title: str, y_tit
 
 def add_secondary_axis(chart: LineChart, series: list[Series], categories: Reference, *, y_title: str,
                        y_format: str) -> LineChart:
-    """``chart`` with more lines on a second value axis on the right (a quantity in other units)."""
+    """``chart`` with more lines on a second value axis on the right (a quantity in other units).
+
+    The second value axis crosses a hidden category axis of its own: sharing the first one makes
+    spreadsheet programs draw the categories (and their title) a second time.
+    """
     secondary = LineChart()
     secondary.series.extend(series)
+    secondary.x_axis.axId = SECONDARY_CATEGORY_AXIS_ID
+    secondary.x_axis.delete = True
+    secondary.x_axis.title = None
+    secondary.x_axis.crossAx = SECONDARY_AXIS_ID
+    secondary.y_axis.crossAx = SECONDARY_CATEGORY_AXIS_ID
     secondary.y_axis.axId = SECONDARY_AXIS_ID
     secondary.y_axis.title = y_title
     secondary.y_axis.number_format = y_format

@@ -1,6 +1,6 @@
 """Sheets as lists of titled blocks, and where each block lands.
 
-A :class:`Sheet` has a heading, an optional alert line, note lines, then blocks laid out across
+A :class:`Sheet` has a heading, an optional alert (one or more lines), note lines, then blocks laid out across
 (side by side, one blank column between) or down (stacked, two blank rows between). A block is a
 :class:`Table` (an Excel Table over a DataFrame), a :class:`Text` (a titled list of lines) or a
 :class:`Slot` (empty cells reserved for charts). Charts are made once every block is placed, from
@@ -12,9 +12,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,13 @@ from openpyxl.chart._chart import ChartBase
 from openpyxl.utils import get_column_letter, quote_sheetname
 
 from planner.excel.cells import clean_text
+from planner.excel.formats import displayed
 
+if TYPE_CHECKING:
+    from planner.excel.printing import PrintSetup
+
+SLOT_COLUMN_WIDTH = 10.0
+MAX_COLUMN_WIDTH, MIN_COLUMN_WIDTH = 70.0, 8.0
 CHART_ROWS = 24
 """Rows one chart takes; charts placed in a slot are stacked this many rows apart."""
 SLOT_COLUMNS = 13
@@ -155,13 +161,15 @@ class Placed:
 
 ChartMaker = Callable[[dict[str, Placed]], list[ChartBase]]
 """Makes a sheet's charts from every placed table of the workbook, by key."""
-PrintSetup = Callable[[Any], None]
-"""Sets up printing of a worksheet (orientation, fit to page, repeated rows); called before rows."""
 
 
 @dataclass
 class Sheet:
-    """A worksheet: heading, alert, notes, blocks laid out across (side by side) or down (stacked)."""
+    """A worksheet: heading, alert, notes, blocks laid out across (side by side) or down (stacked).
+
+    ``print_setup`` sets up its printing (see :mod:`planner.excel.printing`); None (every sheet
+    unless it names another setup) is :func:`~planner.excel.printing.landscape_one_page_wide`.
+    """
 
     name: str
     heading: str
@@ -172,9 +180,14 @@ class Sheet:
     alert: str = ""
     print_setup: PrintSetup | None = None
 
+    @property
+    def alert_lines(self) -> list[str]:
+        """The alert, one line per row (none without an alert)."""
+        return self.alert.split("\n") if self.alert else []
+
     def layout(self) -> list[Placed]:
         placed: list[Placed] = []
-        top = 2 + len(self.notes) + (1 if self.alert else 0) + 1  # heading, alert, notes, blank
+        top = 2 + len(self.alert_lines) + len(self.notes) + 1  # heading, alert, notes, blank
         if self.across:
             col = 1
             for block in self.blocks:
@@ -199,3 +212,54 @@ def extent(block: Block) -> tuple[int, int]:
     if block.rows == 0:
         return max(len(block.columns), 1), 2
     return len(block.columns), 2 + block.rows
+
+
+def column_widths(sheet: Sheet, placed: list[Placed]) -> dict[int, float]:
+    """Column widths that fit headers and values (text capped), computed column-wise, not per cell."""
+    widths: dict[int, float] = {}
+    for p in placed:
+        block = p.block
+        if isinstance(block, Slot):
+            if sheet.across:
+                for k in range(block.columns):
+                    widths[p.col + k] = max(widths.get(p.col + k, 0.0), SLOT_COLUMN_WIDTH)
+            continue
+        if not isinstance(block, Table):
+            continue
+        for j, (column, label) in enumerate(zip(block.columns, block.headers, strict=True)):
+            width = len(label) + 4.0  # room for the filter button
+            width = max(width, _value_width(block.frame[column], block.number_format(column),
+                                            block.row_formats.get(column)))
+            width = min(max(width, MIN_COLUMN_WIDTH), MAX_COLUMN_WIDTH)
+            widths[p.col + j] = max(widths.get(p.col + j, 0.0), width)
+    return widths
+
+
+def _value_width(series: pd.Series, fmt: str | None, row_formats: Sequence[str | None] | None) -> float:
+    """Width of the longest value as displayed: from min/max for numbers, from lengths for text."""
+    if series.empty:
+        return 0.0
+    if row_formats is not None:
+        texts = [displayed(v, f) if isinstance(v, int | float) and not isinstance(v, bool) else str(v)
+                 for v, f in zip(series.tolist(), row_formats, strict=True)]
+        return max(len(t) for t in texts) + 2.0
+    if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
+        finite = series[series.map(lambda v: isinstance(v, int | float) and math.isfinite(v))] \
+            if series.dtype == object else series.replace([math.inf, -math.inf], math.nan).dropna()
+        if finite.empty:
+            return 0.0
+        return max(len(displayed(float(finite.max()), fmt)), len(displayed(float(finite.min()), fmt))) + 2
+    return float(series.dropna().astype(str).str.len().max() or 0.0) + 2.0
+
+
+def chart_anchor(placed: list[Placed], *, below_header: bool) -> tuple[int, int]:
+    """(column, row) of a sheet's first chart: its first chart slot, else right of every block.
+
+    ``below_header``: charts start below the header row of side-by-side tables, which is repeated on
+    every printed page (a chart reaching into it would show on every page).
+    """
+    slot = next((p for p in placed if isinstance(p.block, Slot)), None)
+    offset = 2 if below_header else 1
+    if slot is not None:
+        return slot.col, slot.title_row + offset
+    return max((p.col + p.width - 1 for p in placed), default=1) + 2, (placed[0].title_row if placed else 3) + offset

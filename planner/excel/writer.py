@@ -8,12 +8,9 @@ headers and values.
 
 from __future__ import annotations
 
-import math
 import warnings
-from collections.abc import Sequence
 from typing import Any
 
-import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
@@ -24,12 +21,21 @@ from openpyxl.worksheet.table import TableColumn, TableStyleInfo
 
 from planner.excel.cells import is_risky, text_cell
 from planner.excel.files import discard
-from planner.excel.formats import displayed
-from planner.excel.layout import CHART_ROWS, Placed, Sheet, Slot, Table, Text, column_values, plain
+from planner.excel.layout import (
+    CHART_ROWS,
+    Placed,
+    Sheet,
+    Slot,
+    Table,
+    Text,
+    chart_anchor,
+    column_values,
+    column_widths,
+    plain,
+)
+from planner.excel.printing import fit_text_to_print, landscape_one_page_wide, print_layout
 
 TABLE_STYLE = "TableStyleMedium2"
-SLOT_COLUMN_WIDTH = 10.0
-MAX_COLUMN_WIDTH, MIN_COLUMN_WIDTH = 70.0, 8.0
 
 
 class Styles:
@@ -90,75 +96,32 @@ class TableWriter:
         return out
 
 
-def column_widths(sheet: Sheet, placed: list[Placed]) -> dict[int, float]:
-    """Column widths that fit headers and values (text capped), computed column-wise, not per cell."""
-    widths: dict[int, float] = {}
-    for p in placed:
-        block = p.block
-        if isinstance(block, Slot):
-            if sheet.across:
-                for k in range(block.columns):
-                    widths[p.col + k] = max(widths.get(p.col + k, 0.0), SLOT_COLUMN_WIDTH)
-            continue
-        if not isinstance(block, Table):
-            continue
-        for j, (column, label) in enumerate(zip(block.columns, block.headers, strict=True)):
-            width = len(label) + 4.0  # room for the filter button
-            width = max(width, _value_width(block.frame[column], block.number_format(column),
-                                            block.row_formats.get(column)))
-            width = min(max(width, MIN_COLUMN_WIDTH), MAX_COLUMN_WIDTH)
-            widths[p.col + j] = max(widths.get(p.col + j, 0.0), width)
-    return widths
-
-
-def _value_width(series: pd.Series, fmt: str | None, row_formats: Sequence[str | None] | None) -> float:
-    """Width of the longest value as displayed: from min/max for numbers, from lengths for text."""
-    if series.empty:
-        return 0.0
-    if row_formats is not None:
-        texts = [displayed(v, f) if isinstance(v, int | float) and not isinstance(v, bool) else str(v)
-                 for v, f in zip(series.tolist(), row_formats, strict=True)]
-        return max(len(t) for t in texts) + 2.0
-    if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
-        finite = series[series.map(lambda v: isinstance(v, int | float) and math.isfinite(v))] \
-            if series.dtype == object else series.replace([math.inf, -math.inf], math.nan).dropna()
-        if finite.empty:
-            return 0.0
-        return max(len(displayed(float(finite.max()), fmt)), len(displayed(float(finite.min()), fmt))) + 2
-    return float(series.dropna().astype(str).str.len().max() or 0.0) + 2.0
-
-
 def write_sheet(wb: Workbook, sheet: Sheet, placed: list[Placed], everything: dict[str, Placed],
                 used_names: set[str]) -> None:
     """Stream one worksheet: widths, frozen panes and print setup first, then rows, then tables and charts."""
     ws = wb.create_sheet(sheet.name)
     styles = Styles(ws)
-    for col, width in column_widths(sheet, placed).items():
+    widths = column_widths(sheet, placed)
+    for col, width in widths.items():
         ws.column_dimensions[get_column_letter(col)].width = round(width, 1)
     tables = [p for p in placed if isinstance(p.block, Table)]
     ws.freeze_panes = f"A{tables[0].first_data_row}" if sheet.across and tables else "A2"
-    if sheet.print_setup is not None:
-        sheet.print_setup(ws)
+    charts = sheet.charts(everything) if sheet.charts is not None else []
+    anchor = chart_anchor(placed, below_header=sheet.across)
+    setup = sheet.print_setup or landscape_one_page_wide
+    setup(ws, print_layout(sheet, placed, widths, charts=len(charts), chart_anchor=anchor))
 
     ws.append([styles.text(sheet.heading, bold=True, size=14)])
-    if sheet.alert:
-        ws.append([styles.text(sheet.alert, bold=True, color="C00000")])
+    for line in sheet.alert_lines:
+        ws.append([styles.text(line, bold=True, color="C00000")])
     for note in sheet.notes:
         ws.append([styles.text(note)])
     ws.append([])
     _write_blocks(ws, styles, placed)
     _add_tables(ws, tables, used_names)
-
-    if sheet.charts is not None:
-        charts = sheet.charts(everything)
-        slot = next((p for p in placed if isinstance(p.block, Slot)), None)
-        if slot is not None:
-            col, row = slot.col, slot.title_row + 1
-        else:
-            col = max((p.col + p.width - 1 for p in placed), default=1) + 2
-            row = placed[0].title_row if placed else 4
-        for k, chart in enumerate(charts):
-            ws.add_chart(chart, f"{get_column_letter(col)}{row + k * CHART_ROWS}")
+    col, row = anchor
+    for k, chart in enumerate(charts):
+        ws.add_chart(chart, f"{get_column_letter(col)}{row + k * CHART_ROWS}")
 
 
 def _write_blocks(ws: Any, styles: Styles, placed: list[Placed]) -> None:
@@ -211,13 +174,17 @@ def _add_tables(ws: Any, tables: list[Placed], used_names: set[str]) -> None:
             ws.add_table(table)
 
 
-def write_workbook(sheets: list[Sheet], *, title: str) -> Workbook:
-    """Lay out and stream ``sheets`` into a new write-only workbook (unsaved: save it atomically)."""
+def write_workbook(sheets: list[Sheet], *, title: str, marker: str | None = None) -> Workbook:
+    """Lay out and stream ``sheets`` into a new write-only workbook (unsaved: save it atomically);
+    ``marker`` goes into the document keywords (see :data:`planner.excel.REPORT_MARKER`)."""
+    sheets = [fit_text_to_print(sheet) for sheet in sheets]
     layouts = {sheet.name: sheet.layout() for sheet in sheets}
     everything = {p.block.key: p for placed in layouts.values() for p in placed if isinstance(p.block, Table)}
     wb = Workbook(write_only=True)
     wb.properties.creator = "planner"
     wb.properties.title = title
+    if marker is not None:
+        wb.properties.keywords = marker
     used_names: set[str] = set()
     try:
         for sheet in sheets:

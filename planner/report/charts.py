@@ -1,13 +1,14 @@
-"""The plan report's charts: cost by category, utilisation, capacity against demand, regret."""
+"""The plan report's charts: cash cost and cost of demand not served, utilisation, capacity against
+demand, regret."""
 
 from __future__ import annotations
 
 from openpyxl.chart import BarChart
 from openpyxl.chart._chart import ChartBase
 
-from planner.analytics import COST_CATEGORIES
+from planner.analytics import DEMAND_NOT_SERVED_CATEGORIES, SPEND_CATEGORIES
 from planner.excel.charts import add_secondary_axis, column_chart, line, line_chart
-from planner.excel.formats import COUNT, MONEY
+from planner.excel.formats import COUNT, MONEY, TRILLIONS
 from planner.excel.layout import Placed, Table
 from planner.report.labels import CATEGORY_LABELS
 from planner.results import PlanResult
@@ -15,17 +16,25 @@ from planner.results import PlanResult
 MAX_SCENARIO_CHARTS = 12
 """Capacity-vs-demand charts (and utilisation lines) are drawn for at most this many scenarios."""
 MAX_REGRET_SERIES = 12
-TRILLIONS = '#,##0.0,,,," T"'
 
 
-def cost_chart(by_month: Placed) -> BarChart:
-    """Stacked columns: probability-weighted nominal cost per month, one series per non-zero category."""
+def cost_charts(by_month: Placed) -> list[BarChart]:
+    """Stacked columns of the probability-weighted nominal cost per month, one series per non-zero
+    category: cash (what is paid, credits below zero) and, in a chart of its own, the cost of demand
+    not served (no payment; often far larger, it would dwarf the cash)."""
     block = by_month.block
     assert isinstance(block, Table)
-    series = [(by_month.ref(f"{category}_usd"), CATEGORY_LABELS[category]) for category in COST_CATEGORIES
-              if f"{category}_usd" in block.frame and (block.frame[f"{category}_usd"].abs() > 0.5).any()]
-    return column_chart(series, by_month.ref("month"), stacked=True, y_title="USD", y_format=MONEY,
-                        title="Expected cost by category per month (nominal, probability-weighted)")
+    charts = []
+    for categories, title in ((SPEND_CATEGORIES, "Expected cash cost per month (nominal, probability-weighted)"),
+                              (DEMAND_NOT_SERVED_CATEGORIES, "Expected cost of demand not served per month "
+                                                             "(nominal, probability-weighted; not paid)")):
+        # efficiency has a column only when the input has efficiency programs
+        series = [(by_month.ref(f"{category}_usd"), CATEGORY_LABELS[category]) for category in categories
+                  if f"{category}_usd" in block.frame and (block.frame[f"{category}_usd"].abs() > 0.5).any()]
+        if series:
+            charts.append(column_chart(series, by_month.ref("month"), stacked=True, y_title="USD", y_format=MONEY,
+                                       title=title))
+    return charts
 
 
 def chart_scenarios(result: PlanResult) -> list[str]:
@@ -52,7 +61,7 @@ def capacity_charts(result: PlanResult, by_month: Placed) -> list[ChartBase]:
                           categories, title=f"Capacity vs demand: {s}", y_title="GPUs", y_format=COUNT)
         tokens = [line(by_month.ref("demand_tokens", first, months), "Token demand", dashed=True),
                   line(by_month.ref("served_tokens", first, months), "Tokens served", dashed=True)]
-        charts.append(add_secondary_axis(gpus, tokens, categories, y_title="Tokens per month", y_format=TRILLIONS))
+        charts.append(add_secondary_axis(gpus, tokens, categories, y_title="Tokens per month (T)", y_format=TRILLIONS))
     return charts
 
 

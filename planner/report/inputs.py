@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from planner.excel.formats import GAP, MONEY, PERCENT
+from planner.excel.formats import COUNT, DECIMAL, GAP, PERCENT
 from planner.excel.layout import Table, plain
-from planner.report.labels import PERCENT_COLUMNS, table
+from planner.report.labels import PERCENT_COLUMNS, column_format, table
 from planner.schema import TABLE_FIELD, TABLES, Problem, Record, Settings
 
 
@@ -22,8 +22,7 @@ def input_tables(problem: Problem) -> list[Table]:
     for name, info in Settings.model_fields.items():
         rows.append({"parameter": name, "value": plain(getattr(settings, name)), "unit": Settings.UNITS.get(name, ""),
                      "description": info.description or ""})
-        formats.append(GAP if name == "mip_gap" else PERCENT if name in PERCENT_COLUMNS
-                       else MONEY if name.endswith("_usd") else None)
+        formats.append(_settings_format(name, getattr(settings, name)))
     blocks = [table("Input_Settings", "Settings", pd.DataFrame(rows, columns=["parameter", "value", "unit",
                                                                                 "description"]),
                     row_formats={"value": formats})]
@@ -34,6 +33,15 @@ def input_tables(problem: Problem) -> list[Table]:
         title = f"{cls.TABLE}: {cls.DESCRIPTION}" if cls.DESCRIPTION else cls.TABLE
         blocks.append(table(f"Input_{cls.TABLE}", title, frame, empty="No rows."))
     return blocks
+
+
+def _settings_format(name: str, value: object) -> str | None:
+    """A Settings value's format: its unit's (fractions as percentages), else a plain number's."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    if name in PERCENT_COLUMNS or name == "mip_gap":
+        return GAP if name == "mip_gap" else PERCENT
+    return column_format(name) or (COUNT if float(value).is_integer() else DECIMAL)
 
 
 def provenance(problem: Problem, input_path: Path | None, timestamp: str) -> pd.DataFrame:

@@ -11,20 +11,19 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from planner.excel.formats import COUNT, PERCENT, PRICE
+from planner.excel.formats import COUNT, GAP, PERCENT, PRICE
 from planner.excel.layout import Table
-from planner.units import unit_of
+from planner.units import GPU_COUNT, unit_of
 
 PERCENT_COLUMNS = frozenset({
     "utilisation", "share_of_cap", "probability", "mfu", "availability_factor", "admitted_fraction",
     "served_share", "mean_utilisation", "peak_power_share", "default_mfu", "discount_rate_per_year",
-    "max_provider_share", "cvar_weight", "cvar_alpha",
+    "max_provider_share", "cvar_weight", "cvar_alpha", "throttled_share", "unserved_share",
 })
 """Fractions shown as percentages (0.11 displays as 11.0%)."""
 
 FORMATS: dict[str, str | None] = {
-    "usd_per_million_tokens": PRICE, "value_usd": PRICE,
-    **dict.fromkeys(("gpus_installed", "gpus_usable", "gpus_used", "gpus_idle", "leases_signed"), COUNT),
+    "usd_per_million_tokens": PRICE, "value_usd": PRICE, "leases_signed": COUNT, "mip_gap": GAP,
 }
 """Columns whose format does not follow from the unit their name ends with."""
 
@@ -56,10 +55,13 @@ LABELS: dict[str, str] = {
     "on_demand_gpus": "On-demand (GPUs)", "in_use_gpus": "In use incl. on-demand (GPUs)",
     "idle_gpus": "Idle (GPUs)",
     # tokens, policies
-    "demand_tokens": "Demand (tokens)", "served_tokens": "Served (tokens)",
-    "throttled_tokens": "Throttled (tokens)", "unserved_tokens": "Unserved (tokens)",
+    "demand_tokens": "Demand (T tokens)", "served_tokens": "Served (T tokens)",
+    "throttled_tokens": "Throttled (T tokens)", "unserved_tokens": "Unserved (T tokens)",
     "throttling_cost_usd": "Revenue lost to throttling (USD)", "unserved_cost_usd": "Unserved penalty (USD)",
     "goodwill_usd": "Goodwill cost (USD)", "served_share": "Served (% of demand)",
+    "throttled_share": "Throttled (% of demand)", "unserved_share": "Unserved (% of demand)",
+    "cash_npv_usd": "Cash cost (USD, NPV)", "demand_not_served_npv_usd": "Demand not served (USD, NPV)",
+    "cash_nominal_usd": "Cash paid (USD, nominal)",
     # cloud and credits
     "applied_usd": "Applied (USD)", "remaining_usd": "Remaining (USD)", "expiry_month": "Expiry month",
     "amount_usd": "Amount (USD)", "expired_unused_usd": "Expired unused (USD)",
@@ -81,8 +83,8 @@ LABELS: dict[str, str] = {
     "peak_to_average_ratio": "Peak-to-average ratio (x)", "flops_per_token": "Model FLOPs (FLOP/token)",
     "allowed_gpu_types": "Allowed GPU types", "unserved_allowed": "Unserved allowed (yes/no)",
     "unserved_penalty_usd_per_million_tokens": "Unserved penalty (USD/M tokens)",
-    "base_tokens_per_month": "Base demand (tokens/month)", "growth_multiple_per_year": "Growth (x/year)",
-    "tokens_per_month": "Demand (tokens/month)", "peak_dense_bf16_tflops": "Peak dense BF16 (TFLOPS)",
+    "base_tokens_per_month": "Base demand (T tokens/month)", "growth_multiple_per_year": "Growth (x/year)",
+    "tokens_per_month": "Demand (T tokens/month)", "peak_dense_bf16_tflops": "Peak dense BF16 (TFLOPS)",
     "memory_gb": "Memory (GB)", "power_kw_per_gpu": "Power (kW/GPU)",
     "availability_factor": "Availability (%)", "tokens_per_second_per_gpu": "Throughput (tokens/s/GPU)",
     "mfu": "MFU (%)", "power_cap_mw": "Power cap (MW)", "pue": "PUE (ratio)", "from_month": "From month",
@@ -92,21 +94,25 @@ LABELS: dict[str, str] = {
     "max_gpus": "Max GPUs (count)", "valid_from_month": "Valid from month",
     "applies_to": "Applies to", "goodwill_cost_usd_per_month": "Goodwill cost (USD/month)",
     "admitted_fraction": "Admitted (%)", "peak_to_average_multiplier": "Peak-to-average multiplier (x)",
-    "source": "Source",
+    "source": "Source", "default_mfu": "Default MFU (%)", "cvar_alpha": "CVaR alpha (%)",
+    "cvar_weight": "CVaR weight (%)", "mip_gap": "MIP gap (%)",
     **{f"{category}_usd": f"{text} (USD)" for category, text in CATEGORY_LABELS.items()},
 }
 
 
 def column_label(column: str) -> str:
-    """The header written for a column name: readable words with the unit in brackets."""
+    """The header written for a column name: readable words with the unit in brackets (the unit of
+    the value as shown: ``T tokens`` for token counts shown in trillions, ``%`` for fractions)."""
     if column in LABELS:
         return LABELS[column]
     if column in PERCENT_COLUMNS:
         return _words(column) + " (%)"
     unit = unit_of(column)
-    if unit is not None and len(column) > len(unit.suffix):
-        return _words(column[: -len(unit.suffix)].rstrip("_")) + f" ({unit.text})"
-    return _words(column)
+    if unit is None or len(column) <= len(unit.suffix):
+        return _words(column)
+    text = "%" if unit.number_format == PERCENT else unit.report_text
+    stem = column[len(unit.suffix):] if unit is GPU_COUNT else column[: -len(unit.suffix)].rstrip("_")
+    return _words(stem) + f" ({text})"
 
 
 def _words(name: str) -> str:
@@ -124,11 +130,14 @@ def column_format(column: str) -> str | None:
 
 
 def table(key: str, title: str, frame: pd.DataFrame, *, empty: str = "None.",
-          labels: Mapping[str, str] | None = None,
+          labels: Mapping[str, str] | None = None, formats: Mapping[str, str | None] | None = None,
           row_formats: Mapping[str, list[str | None]] | None = None) -> Table:
-    """An Excel Table block of ``frame`` with report headers and formats (``labels`` override headers)."""
+    """An Excel Table block of ``frame`` with report headers and formats (``labels`` and ``formats``
+    override those the column names give)."""
     columns = [str(c) for c in frame.columns]
     overrides = labels or {}
+    chosen = formats or {}
     return Table(key, title, frame, empty=empty,
                  labels={c: overrides.get(c) or column_label(c) for c in columns},
-                 formats={c: column_format(c) for c in columns}, row_formats=dict(row_formats or {}))
+                 formats={c: chosen[c] if c in chosen else column_format(c) for c in columns},
+                 row_formats=dict(row_formats or {}))

@@ -18,11 +18,13 @@ from openpyxl import Workbook
 from openpyxl.chart._chart import ChartBase
 
 from planner.analytics import money
+from planner.excel import REPORT_MARKER
 from planner.excel.files import check_writable, save_atomically
 from planner.excel.formats import COUNT, DECIMAL, GAP, MONEY, PRICE
 from planner.excel.layout import CHART_ROWS, Block, Placed, Sheet, Slot, Text, plain
 from planner.excel.writer import write_workbook
-from planner.report.charts import capacity_charts, chart_scenarios, cost_chart, regret_chart
+from planner.model.tree import ALL_SCENARIOS
+from planner.report.charts import capacity_charts, chart_scenarios, cost_charts, regret_chart
 from planner.report.inputs import input_tables, provenance
 from planner.report.labels import table
 from planner.results import PlanResult
@@ -63,58 +65,100 @@ def sheets(ctx: Context) -> list[Sheet]:
 CONTENTS = (
     ("Leases", "what to sign, when, how much; total commitment and the monthly payment schedule"),
     ("Capacity", "GPUs committed, used and idle per month and type; utilisation; capacity vs demand charts"),
-    ("Costs", "cost by category and month, NPV per scenario, cost per million tokens"),
+    ("Costs", "cost by category and month (cash and demand not served), NPV per scenario, cost per million tokens"),
     ("Cloud & credits", "on-demand GPUs rented, credit burn, expiry and credits wasted"),
     ("Policies", "rate-limit policy per month, throttled tokens, revenue lost"),
     ("Power", "MW drawn vs cap per site"),
     ("Scenarios", "outcomes per scenario"),
     ("Marginal values", "what one more GPU-hour or MW would be worth"),
     ("Inputs", "the validated inputs as the model saw them"),
-    ("Diagnostics", "warnings, assumptions, model size, solver log"),
+    ("Diagnostics", "warnings, assumptions, model size, input file hash and software versions, solver log"),
 )
 REGRET_CONTENTS = "Regret: stochastic vs expected-value plan, VSS, EVPI, regret per scenario"
 EFFICIENCY_CONTENTS = ("Efficiency & budget: efficiency programs funded and what they save against buying GPUs; "
                        "what the budget buys and what one more dollar is worth")
 FIGURE_FORMATS = {"USD": MONEY, "%": GAP, "GPUs": COUNT, "seconds": DECIMAL}
+SUMMARY_SPLIT_COLUMNS = ["scenario", "probability", "cash_npv_usd", "demand_not_served_npv_usd", "npv_usd",
+                         "served_share"]
+"""The Summary's view of the cash / demand-not-served split (the Scenarios sheet shows all of it)."""
+COST_NOTE = ("Cash cost = what is paid: leases, upfront, existing commitments and on-demand cloud, less credits. "
+             "Cost of demand not served = revenue lost to throttling, the unserved penalty and goodwill: no "
+             "payment, the value of demand turned away. Their sum is what the plan minimises (NPV, expected "
+             "over the scenarios); it is not spend.")
+
+
+def _figures(frame: pd.DataFrame, formats: dict[str, str]) -> tuple[pd.DataFrame, dict[str, list[str | None]]]:
+    """An item/value/unit frame ready to write: plain values, one number format per row from its unit."""
+    frame = frame.reset_index(drop=True)
+    frame["value"] = pd.Series([plain(v) for v in frame["value"]], dtype=object)
+    return frame, {"value": [formats.get(unit) for unit in frame["unit"]]}
 
 
 def summary(ctx: Context) -> Sheet:
     r = ctx.result
     name = ctx.input_path.name if ctx.input_path else "problem built in Python"
-    figures = pd.concat([r.key_figures(), provenance(r.problem, ctx.input_path, ctx.timestamp)], ignore_index=True)
-    figures["value"] = pd.Series([plain(v) for v in figures["value"]], dtype=object)
-    key_figures = table("Summary_KeyFigures", "Key figures", figures,
-                        row_formats={"value": [FIGURE_FORMATS.get(unit) for unit in figures["unit"]]})
+    figures = r.key_figures()
+    figures, formats = _figures(figures[figures["item"] != "Status"], FIGURE_FORMATS)  # in words above it
+    key_figures = table("Summary_KeyFigures", "Key figures", figures, row_formats=formats)
     if r.has_plan:
-        decisions = r.headline_decisions() or ["Sign no new leases: existing commitments and on-demand cloud "
-                                               "cover the plan."]
-        blocks: list[Block] = [Text("Decisions", decisions), key_figures,
-                               table("Summary_ScenarioCosts", "Cost per scenario", r.scenario_costs()),
-                               Text("Warnings", ctx.warnings), Slot(columns=1, rows=CHART_ROWS)]
+        # What to sign now is the decision a reader acts on: it comes first.
+        blocks: list[Block] = [
+            *signings(r), key_figures,
+            table("Summary_CashAndEconomic", "Cost per scenario: cash vs demand not served (NPV)",
+                  r.cash_and_economic_costs()[SUMMARY_SPLIT_COLUMNS]),
+            Text("Warnings", ctx.warnings)]
+        notes = [COST_NOTE]
     else:
         blocks = [Text("Why there is no plan", r.diagnosis or [r.message or r.status]), key_figures,
                   Text("Warnings", ctx.warnings)]
+        notes = []
     contents = [f"{sheet}: {text}" for sheet, text in CONTENTS if r.has_plan or sheet in ("Inputs", "Diagnostics")]
     if r.has_plan and ctx.uncertainty is not None:
         contents.insert(-2, REGRET_CONTENTS)
     if shows_efficiency_and_budget(r):
         contents.insert(-2, EFFICIENCY_CONTENTS)
+    if r.has_plan:  # the charts print on pages of their own, after the figures and decisions
+        blocks.append(Slot(columns=1, rows=2 * CHART_ROWS))
     blocks.append(Text("Contents", contents))
 
     def charts(placed: dict[str, Placed]) -> list[ChartBase]:
-        return [cost_chart(placed["Costs_ExpectedByMonth"])] if "Costs_ExpectedByMonth" in placed else []
+        return list(cost_charts(placed["Costs_ExpectedByMonth"])) if "Costs_ExpectedByMonth" in placed else []
 
-    return Sheet("Summary", f"Compute procurement plan: {name}", [f"Status: {r.status}. Run {ctx.timestamp} UTC."],
-                 blocks, across=False, charts=charts if r.has_plan else None,
-                 alert=ctx.warnings[0] if ctx.warnings and r.status != "optimal" else "")
+    alert = ctx.warnings[0] if ctx.warnings and r.status != "optimal" else ""
+    # The alert states the status when there is one (in red); else the first note does.
+    run = f"Run {ctx.timestamp} UTC."
+    notes.insert(0, run if alert else f"Status: {r.status_in_words()}. {run}")
+    return Sheet("Summary", f"Compute procurement plan: {name}", notes, blocks, across=False,
+                 charts=charts if r.has_plan else None, alert=alert)
+
+
+def signings(r: PlanResult) -> list[Block]:
+    """What to sign now (every scenario), then, for a plan that learns, what each world signs once known."""
+    now = r.headline_decisions(later=False)
+    if not r.is_multi_stage:
+        return [Text("Decisions", now or ["Sign no new leases: existing commitments and on-demand cloud cover "
+                                          "the plan."])]
+    later = r.signing_summary()
+    later = later[later["scenario"] != ALL_SCENARIOS]
+    return [Text("Sign now (in every scenario)", now or ["Sign no new leases now."]),
+            table("Summary_SignLater", "Later, once the scenario is known (every signing: Leases sheet)", later,
+                  empty="No scenario signs more once it is known.")]
 
 
 def leases(r: PlanResult) -> Sheet:
-    notes = [f"New commitment: {money(r.lease_commitment_usd())} over {len(r.leases())} lease(s), "
-             f"{r.gpus_leased():,} GPUs. Payments are take-or-pay for the whole term, also after the horizon."]
+    count = len(r.leases())
+    if r.is_multi_stage:
+        notes = [f"Sign now: {len(r.sign_now())} lease(s) common to every scenario; {count - len(r.sign_now())} "
+                 f"more signed later, each in its own world once the scenario is known (column scenario). "
+                 f"Expected new commitment {money(r.lease_commitment_usd())}, {r.gpus_leased():,} GPUs. Payments "
+                 "are take-or-pay for the whole term, also after the horizon."]
+    else:
+        notes = [f"New commitment: {money(r.lease_commitment_usd())} over {count} lease(s), "
+                 f"{r.gpus_leased():,} GPUs. Payments are take-or-pay for the whole term, also after the horizon."]
     return Sheet("Leases", "Leases to sign", notes, [
         table("Leases", "Leases to sign", r.leases(), empty="No new leases."),
-        table("Leases_PaymentsByMonth", "Payment schedule: all new leases", r.lease_schedule_by_month(),
+        table("Leases_PaymentsByMonth", "Payment schedule: all new leases"
+              + (" (expected over the scenarios)" if r.is_multi_stage else ""), r.lease_schedule_by_month(),
               empty="No payments."),
         table("Leases_Payments", "Payment schedule by lease", r.lease_payments(), empty="No payments."),
     ])
@@ -141,12 +185,14 @@ def capacity(r: PlanResult) -> Sheet:
 
 def costs(r: PlanResult) -> Sheet:
     settings = r.problem.settings
-    notes = [f"Expected cost (NPV, probability-weighted): {money(r.expected_cost_usd)}; objective "
-             f"{money(r.objective_usd)}. Discounted at {settings.discount_rate_per_year:.2%} a year to "
-             f"{settings.first_month}. Credits are negative."]
+    expected = r.cash_and_economic_costs().iloc[-1]
+    notes = [f"Expected cash cost (NPV): {money(expected['cash_npv_usd'])}; expected cost of demand not served "
+             f"(NPV, not paid): {money(expected['demand_not_served_npv_usd'])}; objective {money(r.objective_usd)}. "
+             f"Discounted at {settings.discount_rate_per_year:.2%} a year to {settings.first_month}. Credits are "
+             "negative.", COST_NOTE]
 
     def charts(placed: dict[str, Placed]) -> list[ChartBase]:
-        return [cost_chart(placed["Costs_ExpectedByMonth"])]
+        return list(cost_charts(placed["Costs_ExpectedByMonth"]))
 
     return Sheet("Costs", "Costs by category and month", notes, [
         table("Costs_ExpectedByMonth", "Expected cost by month (nominal USD, probability-weighted)",
@@ -184,7 +230,9 @@ def power(r: PlanResult) -> Sheet:
 
 
 def scenarios(r: PlanResult) -> Sheet:
-    return Sheet("Scenarios", "Outcomes per scenario", ["NPV is the model's scenario cost; shares are of demand."], [
+    notes = ["NPV is the model's scenario cost; shares are of demand.", COST_NOTE]
+    return Sheet("Scenarios", "Outcomes per scenario", notes, [
+        table("Scenarios_CashAndEconomic", "Cash cost and cost of demand not served", r.cash_and_economic_costs()),
         table("Scenarios_Outcomes", "Outcomes per scenario", r.scenario_outcomes()),
     ])
 
@@ -204,9 +252,11 @@ def regret(uncertainty: Uncertainty) -> Sheet:
     notes = ["Regret = a plan's cost in a scenario minus the best cost attainable had that scenario been known "
              "(blank: the plan cannot be made feasible there)."]
     notes += [str(note) for note in getattr(uncertainty, "notes", None) or []]
+    in_words = getattr(uncertainty, "figures_table", None)
+    figures = in_words() if callable(in_words) else figures_table(uncertainty.figures)
     blocks: list[Block] = [
-        table("Regret_Figures", "Stochastic vs expected-value plan", figures_table(uncertainty.figures),
-              labels={"value_usd": "Value (USD)"}),
+        table("Regret_Figures", "Stochastic vs expected-value plan", figures,
+              labels={"value_usd": "Value (USD)"}, formats={"value_usd": MONEY}),
         table("Regret_Table", "Regret per plan and scenario", grid, empty="No regret table."),
         Slot(),
     ]
@@ -266,24 +316,27 @@ def inputs(r: PlanResult) -> Sheet:
     notes = ["The validated input: months normalised to YYYY-MM, lists joined with commas, defaults filled in."]
     throughput = table("Input_ThroughputAsModelled", "Throughput as modelled (given, or derived from MFU)",
                        r.throughput_as_modelled())
-    return Sheet("Inputs", "Inputs as the model saw them", notes, [*input_tables(r.problem), throughput],
-                 across=False)
+    # Side by side, each table prints on pages of its own at its own width, with its header repeated.
+    return Sheet("Inputs", "Inputs as the model saw them", notes, [*input_tables(r.problem), throughput])
 
 
 def diagnostics(ctx: Context) -> Sheet:
     r = ctx.result
     size = r.model_size()
+    run, run_formats = _figures(provenance(r.problem, ctx.input_path, ctx.timestamp), FIGURE_FORMATS)
     blocks: list[Block] = [Text("Warnings", ctx.warnings)]
     if r.diagnosis:
         blocks.append(Text("Diagnosis (why the model is infeasible)", r.diagnosis))
     blocks += [
         Text("Assumptions", r.assumptions()),
+        table("Diagnostics_Run", "Run: input file, hashes, software versions", run, row_formats=run_formats),
         table("Diagnostics_ModelSize", "Model size and timings", size,
               row_formats={"value": [DECIMAL if unit == "seconds" else COUNT for unit in size["unit"]]}),
         Text(f"Solver log (last {len(r.solver_log_tail)} lines)", r.solver_log_tail, mono=True),
     ]
-    return Sheet("Diagnostics", "Diagnostics", [f"Status: {r.status}. Solver: {r.message or 'no message'}."],
-                 blocks, across=False)
+    solver = "" if r.diagnosis else f" Solver: {r.message or 'no message'}."  # a diagnosis is listed below
+    notes = [f"Status: {r.status_in_words()}.{solver}"]
+    return Sheet("Diagnostics", "Diagnostics", notes, blocks, across=False)
 
 
 def build_workbook(result: PlanResult, *, input_path: Path | None = None,
@@ -291,7 +344,7 @@ def build_workbook(result: PlanResult, *, input_path: Path | None = None,
     """The report as an unsaved (write-only) workbook; :func:`write_report` saves it atomically."""
     ctx = Context(result=result, input_path=input_path, uncertainty=uncertainty,
                   timestamp=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"), warnings=result.warnings())
-    return write_workbook(sheets(ctx), title="Compute procurement plan")
+    return write_workbook(sheets(ctx), title="Compute procurement plan", marker=REPORT_MARKER)
 
 
 def check_report_path(path: Path, input_path: Path | None) -> None:
