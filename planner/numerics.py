@@ -33,7 +33,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from planner.errors import InputIssue, describe
-from planner.programs import ALL, improved_pairs, program_columns, program_starts, throughput_factor
+from planner.programs import (
+    ALL,
+    improved_pairs,
+    largest_peak_tokens,
+    program_columns,
+    program_starts,
+    throughput_factor,
+)
 from planner.schema import Problem, Settings
 
 GPUS_PER_UNIT = 1_000.0
@@ -329,7 +336,9 @@ class _Coefficients:
     def programs(self) -> None:
         """program_once, program_split: unit coefficients; program_effect: the big-M (GPUs a program can
         improve, in kGPU) on program_start, which counts for the largest only (a small big-M is a tight
-        one); throughput: the kGPU-month gain theta x (multiple - 1) on gpus_improved."""
+        one); program_peak: the largest peak (Ttok per month) on program_start, also largest only, and the
+        improved rate theta x multiple on gpus_improved; throughput: the gain theta x (multiple - 1) on
+        gpus_improved."""
         p = self.p
         columns = program_columns(p)
         if not columns:
@@ -341,6 +350,13 @@ class _Coefficients:
                  f"{self.labels[largest[2]]})",
                  [self.src("EfficiencyPrograms", largest[0], "workloads", ", ".join(p.efficiency_programs[
                      self.index["EfficiencyPrograms"][largest[0]]].workloads) or ALL)], demand_driven=True)
+        peaks = largest_peak_tokens(p)
+        _, s, t, w, _ = max(columns, key=lambda key: peaks[key[1], key[3]][key[2]])
+        workload = p.workloads[self.index["Workloads"][w]]
+        self.add(peaks[s, w][t] / TOKENS_PER_UNIT, "program_peak",
+                 f"the largest peak of {w} in {self.labels[t]} in scenario {s} (tokens per month)",
+                 [*self._demand_sources(s, w, t), self.src("Workloads", w, "peak_to_average_ratio",
+                                                            workload.peak_to_average_ratio)], demand_driven=True)
         for program in p.efficiency_programs:
             column = "mfu_multiplier" if program.mfu_multiplier is not None else "new_mfu"
             for g, w in improved_pairs(p, program):
@@ -348,6 +364,9 @@ class _Coefficients:
                     continue
                 tps, theta, sources = self.throughput[g, w]
                 factor = throughput_factor(p, program, g, w)
+                self.add(theta * factor, "program_peak", f"{tps * factor:.3g} tokens/s per {g} GPU on {w} with "
+                         f"{program.program_id}", [self.src("EfficiencyPrograms", program.program_id, column,
+                                                            getattr(program, column)), *sources])
                 self.add(theta * (factor - 1.0), "throughput",
                          f"{tps * (factor - 1.0):.3g} tokens/s per {g} GPU on {w} added by {program.program_id}",
                          [self.src("EfficiencyPrograms", program.program_id, column, getattr(program, column)),

@@ -100,6 +100,18 @@ def servable_gpus(problem: Problem) -> dict[tuple[str, str], dict[int, float]]:
     return found
 
 
+def largest_peak_tokens(problem: Problem) -> dict[tuple[str, str], list[float]]:
+    """(scenario, workload) -> per month, the largest peak any plan may have to serve, in tokens per month
+    at the average rate x peak-to-average: demand x the workload's peak-to-average ratio x the largest
+    admitted share x peak multiplier of any policy. No plan needs more throughput for the workload."""
+    policies = [q.name for q in problem.effective_policies()]
+    peak_share = {w.name: w.peak_to_average_ratio * max(a * mu for a, mu in (problem.policy_effect(q, w.name)
+                                                                             for q in policies))
+                  for w in problem.workloads}
+    return {(sc.name, w.name): [peak_share[w.name] * tokens for tokens in problem.demand_tokens(sc.name, w.name)]
+            for sc in problem.scenarios for w in problem.workloads}
+
+
 def program_columns(problem: Problem) -> dict[tuple[str, str, int, str, str], float]:
     """(program, scenario, month index, workload, GPU type) -> big-M in GPUs, for every column
     ``gpus_improved`` of the model: from the program's first possible effect month, wherever GPUs of the
@@ -108,12 +120,7 @@ def program_columns(problem: Problem) -> dict[tuple[str, str, int, str, str], fl
     largest admitted share x peak multiplier of any policy): no plan ever needs more improved GPUs."""
     seconds_per_month = problem.settings.hours_per_month * 3600.0
     servable = servable_gpus(problem)
-    policies = [q.name for q in problem.effective_policies()]
-    peak_share = {w.name: w.peak_to_average_ratio * max(a * mu for a, mu in (problem.policy_effect(q, w.name)
-                                                                             for q in policies))
-                  for w in problem.workloads}
-    demand = {(sc.name, w.name): problem.demand_tokens(sc.name, w.name)
-              for sc in problem.scenarios for w in problem.workloads}
+    peak = largest_peak_tokens(problem)
     columns: dict[tuple[str, str, int, str, str], float] = {}
     for p in problem.efficiency_programs:
         starts = program_starts(problem, p)
@@ -126,7 +133,7 @@ def program_columns(problem: Problem) -> dict[tuple[str, str, int, str, str], fl
             for sc in problem.scenarios:
                 for t in sorted(servable[w, g]):
                     if t >= effect_from:
-                        needed = peak_share[w] * demand[sc.name, w][t] / rate
+                        needed = peak[sc.name, w][t] / rate
                         columns[p.program_id, sc.name, t, w, g] = min(servable[w, g][t], needed)
     return columns
 

@@ -41,8 +41,9 @@ STAGE_WORDS = {"loading the model into HiGHS": "handing the model to the solver"
 COST_CAPTION = ("Cash = leases, upfront, existing commitments and on-demand cloud, less credits. Demand not served = "
                 "revenue lost to throttling, the unserved penalty and goodwill: a cost, not a payment.")
 PROGRAMS_CASH = " Efficiency programs are cash too."
-DECIDED_WORDS = {"now": "now, every scenario", "later": "in {scenario}, once known", "per scenario": "in {scenario}"}
-"""How the programs table says who decides a funded program (see planner.efficiency)."""
+DECIDED_WORDS = {"now": "now, in every scenario", "later": "in {scenario} once it is known",
+                 "per scenario": "in {scenario}"}
+"""How the summary says who decides a funded program (see planner.efficiency)."""
 
 
 def short_money(value: float | None) -> str:
@@ -144,26 +145,43 @@ def cost_section(result: PlanResult) -> RenderableType:
 
 
 def programs_section(result: PlanResult) -> RenderableType:
-    """The efficiency programs the plan funds (who decides, when, the effect, the cost in the horizon),
-    then what they save against the same plan with programs switched off."""
+    """The efficiency programs to fund (who decides, start and in-service month, effect, cost in the
+    horizon), then what they save against the same plan with programs switched off."""
     funded = result.programs()
     if funded.empty:
         parts: list[RenderableType] = [Text.assemble(("Efficiency programs: ", "bold"),
                                                      "none funded (buying GPUs is cheaper)")]
     else:
-        table = Table(title="Efficiency programs funded", title_justify="left", title_style="bold")
-        for header in ("Program", "Decided", "Start", "In service", "Effect", "Cost in horizon"):
-            table.add_column(header, justify="right" if header == "Cost in horizon" else "left")
+        lines = []
         for row in funded.itertuples():
-            effect = row.effect + ("" if row.workloads == row.gpu_types == "*" else
-                                   f" on {row.workloads} x {row.gpu_types}")
-            table.add_row(Text(row.program_id), Text(DECIDED_WORDS[row.decided].format(scenario=row.scenario)),
-                          row.start_month, row.in_service_month, Text(effect), short_money(row.cost_in_horizon_usd))
-        parts = [table]
-    saving = result.program_saving_in_words()
-    if saving:
-        parts.append(Text(f"{saving[0].upper()}{saving[1:]}."))
+            scope = "" if row.workloads == row.gpu_types == "*" else f" on {row.workloads} x {row.gpu_types}"
+            lines.append(f"fund {row.program_id} {DECIDED_WORDS[row.decided].format(scenario=row.scenario)}: start "
+                         f"{row.start_month}, in service {row.in_service_month}, {row.effect}{scope}; "
+                         f"{short_money(row.cost_in_horizon_usd)} in the horizon")
+        head = Text.assemble(("Efficiency programs to fund", "bold"),
+                             f" ({len(lines)} decision{'s' if len(lines) != 1 else ''})")
+        parts = [Group(head, bullets(lines))]
+    parts.append(savings_text(result))
     return Group(*parts)
+
+
+def savings_text(result: PlanResult) -> Text:
+    """What the programs save against the same plan with programs switched off (in budget mode: the
+    value they add), in expectation; a note when that comparison was not run."""
+    off = result.without_programs
+    if off is None:
+        return Text("Saving against buying GPUs not computed (--no-program-savings).", style="dim")
+    if not off.has_plan:
+        return Text(f"Without the programs the same problem has no plan ({off.status_in_words()}): they are "
+                    "needed.")
+    expected = result.program_savings().iloc[-1]
+    verb = "add" if result.data.maximises_value else "save"
+    commitment = expected["commitment_without_programs_usd"] - expected["commitment_with_programs_usd"]
+    return Text.assemble(
+        (f"The programs {verb} {short_money(expected['saving_usd'])}", "bold"),
+        f" ({expected['measure']}, expected) against the same plan without them, which would lease "
+        f"{expected['gpus_not_leased']:,.0f} more GPUs ({short_money(commitment)} more lease commitment) "
+        "in expectation.")
 
 
 def budget_section(result: PlanResult) -> RenderableType:

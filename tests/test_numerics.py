@@ -23,9 +23,9 @@ from planner.workbook import load, load_details, write_problem
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMAND_DRIVEN = {("demand_balance", "policy_on"), ("policy_admission", "policy_on"), ("cvar_excess_def", "policy_on"),
-                 ("program_effect", "program_start")}
-"""(constraint family, variable) whose coefficient is demand (or a program's big-M, which is at most the
-GPUs demand needs): it counts for the largest only."""
+                 ("program_effect", "program_start"), ("program_peak", "program_start")}
+"""(constraint family, variable) whose coefficient is demand (a program's largest peak, or its big-M, which is
+at most the GPUs demand needs): it counts for the largest only."""
 
 
 def built_range(problem: Problem) -> tuple[float, float]:

@@ -140,9 +140,11 @@ SWEEPABLE_PARAMS: dict[str, str] = {
     "program_monthly_musd": "program_monthly_musd",
     "program_gain_ttok_per_kgpu_month": "program_gain_ttok_per_kgpu_month",
     "program_bigm_kgpu": "program_bigm_kgpu",
+    "program_rate_ttok_per_kgpu_month": "program_rate_ttok_per_kgpu_month",
+    "program_peak_ttok": "program_peak_ttok",
 }
 """Model Param name -> ModelData field: the numbers a sweep may change without a rebuild. The program
-gain and big-M follow from MFU, throughput, demand, power and on-demand caps: ``prepare`` recomputes
+gain, big-M and peak follow from MFU, throughput, demand, policies, power and on-demand caps: ``prepare`` recomputes
 them with those."""
 SWEEPABLE_SCALARS = ("max_total_commitment_musd", "max_cash_spend_musd")
 """Scalar budget Params (same name in the model and ModelData), set when the budget exists."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from planner.model.tree import ScenarioTree
-from planner.programs import improved_pairs, program_columns, program_starts, throughput_factor
+from planner.programs import improved_pairs, largest_peak_tokens, program_columns, program_starts, throughput_factor
 from planner.schema import Problem
 
 GPUS_PER_UNIT = 1_000.0
@@ -117,8 +117,9 @@ class ModelData:
 
     # Efficiency programs: start decisions per (owner, program, start month), the owner being the node
     # in force in the start month (first stage) or the scenario (per scenario); the (GPU type, workload)
-    # pairs each improves, the throughput it adds per kGPU-month, and the improved-GPU columns
-    # (program, scenario, month, workload, GPU type) with their big-M.
+    # pairs each improves, the throughput it adds per kGPU-month, the improved-GPU columns
+    # (program, scenario, month, workload, GPU type) with their big-M, and the largest peak (Ttok per
+    # month) of each (scenario, month, workload) that has such columns.
     programs: list[str]
     program_first_stage: dict[str, bool]
     program_starts: list[tuple[str, int]]
@@ -130,6 +131,8 @@ class ModelData:
     program_gain_ttok_per_kgpu_month: dict[tuple[str, str, str], float]
     program_serving: list[tuple[str, str, int, str, str]]
     program_bigm_kgpu: dict[tuple[str, str, int, str, str], float]
+    program_rate_ttok_per_kgpu_month: dict[tuple[str, str, str], float]
+    program_peak_ttok: dict[tuple[str, int, str], float]
 
     # What the plan optimises, and the optional cash budget (nominal MUSD in the horizon, per scenario).
     objective: str
@@ -390,6 +393,7 @@ def _program_data(problem: Problem, tree: ScenarioTree, scenarios: list[str],
     rows = {p.program_id: p for p in programs}
     chosen = set(scenarios)
     columns = {key: gpus / GPUS_PER_UNIT for key, gpus in program_columns(problem).items() if key[1] in chosen}
+    peaks = largest_peak_tokens(problem)
     return {
         "programs": [p.program_id for p in programs],
         "program_first_stage": {p.program_id: p.decided == "first_stage" for p in programs},
@@ -401,6 +405,9 @@ def _program_data(problem: Problem, tree: ScenarioTree, scenarios: list[str],
         "program_pairs": pairs,
         "program_gain_ttok_per_kgpu_month": {
             (p, g, w): throughput[g, w] * (throughput_factor(problem, rows[p], g, w) - 1.0) for p, g, w in pairs},
+        "program_rate_ttok_per_kgpu_month": {
+            (p, g, w): throughput[g, w] * throughput_factor(problem, rows[p], g, w) for p, g, w in pairs},
         "program_serving": list(columns),
         "program_bigm_kgpu": columns,
+        "program_peak_ttok": {(s, t, w): peaks[s, w][t] / TOKENS_PER_UNIT for _, s, t, w, _ in columns},
     }

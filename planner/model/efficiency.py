@@ -5,7 +5,7 @@ A program p starts (is funded) in at most one month k of its window; from month
 :math:`f_{p,g,w}` times today's tokens per second. The product of the start binary and the GPUs it
 improves is linearised exactly: the GPUs serving a pair are split into a part that runs at a program's
 rate (``gpus_improved``, at most the pair's GPUs in service, and zero unless the program is in effect,
-by a big-M) and the rest. Two programs on one pair do not stack: the GPUs run at the best rate in
+by a big-M per GPU type and by the workload's largest peak across GPU types) and the rest. Two programs on one pair do not stack: the GPUs run at the best rate in
 effect (an MFU target is a level, not an increment; see ``models/procurement.md``).
 
 A first-stage program's start is one decision for the scenarios not yet told apart in its start month
@@ -90,6 +90,9 @@ def define_program_effects(m: pyo.ConcreteModel, d: ModelData, *, gpus_serving: 
     .. math:: \mathit{gpus\_improved}_{p,s,t,w,g} \le M_{p,s,t,w,g}\,\mathit{program\_in\_effect}_{s,p,t}
               \quad \text{(program\_effect)}
 
+    .. math:: \sum_g \theta_{g,w} f_{p,g,w}\,\mathit{gpus\_improved}_{p,s,t,w,g}
+              \le P_{s,t,w}\,\mathit{program\_in\_effect}_{s,p,t} \quad \text{(program\_peak)}
+
     .. math:: \sum_p \mathit{gpus\_improved}_{p,s,t,w,g} \le \sum_l \mathit{gpus\_serving}_{s,t,w,g,l}
               + \sum_{c:\,g(c) = g} \mathit{od\_serving}_{s,t,w,c} \quad \text{(program\_split)}
 
@@ -99,8 +102,13 @@ def define_program_effects(m: pyo.ConcreteModel, d: ModelData, *, gpus_serving: 
     which the ``throughput`` row adds to its supply. :math:`M_{p,s,t,w,g}` (``program_bigm_kgpu``) is the
     smaller of the most usable kGPU of type g that could serve w in month t (every offer at max_blocks plus
     commitments per site, capped by the site's power, plus the on-demand caps) and the kGPU at the improved
-    rate that w's largest possible peak needs; the gain :math:`\theta_{g,w}(f_{p,g,w}-1)`
-    (``program_gain_ttok_per_kgpu_month``) and :math:`M` are mutable parameters.
+    rate that w's largest possible peak needs; the gain :math:`\gamma_{p,g,w} = \theta_{g,w}(f_{p,g,w}-1)`
+    (``program_gain_ttok_per_kgpu_month``) and :math:`M` are mutable parameters. ``program_peak`` bounds the
+    improved GPUs of all types together, at the improved rate :math:`\theta_{g,w} f_{p,g,w}`
+    (``program_rate_ttok_per_kgpu_month``), by that peak :math:`P_{s,t,w}` (``program_peak_ttok``); both mutable:
+    one big-M per GPU type lets a fractional start improve the whole peak on every type at once, which
+    left the LP relaxation far from the MILP; no optimal plan is cut off (improved GPUs beyond the peak
+    add nothing the ``throughput`` row needs).
     """
     m.PROGRAM_PAIRS = pyo.Set(initialize=d.program_pairs, dimen=3, ordered=True)
     m.PROGRAM_SERVING = pyo.Set(initialize=d.program_serving, dimen=5, ordered=True)
@@ -113,6 +121,20 @@ def define_program_effects(m: pyo.ConcreteModel, d: ModelData, *, gpus_serving: 
         m.PROGRAM_SERVING,
         rule=lambda m, p, s, t, w, g: m.gpus_improved[p, s, t, w, g]
         <= m.program_bigm_kgpu[p, s, t, w, g] * program_in_effect[s, p, t],
+    )
+    m.program_rate_ttok_per_kgpu_month = pyo.Param(m.PROGRAM_PAIRS, initialize=d.program_rate_ttok_per_kgpu_month,
+                                                   mutable=True, within=pyo.Reals)
+    m.PROGRAM_PEAKS = pyo.Set(initialize=sorted(d.program_peak_ttok), dimen=3, ordered=True)
+    m.program_peak_ttok = pyo.Param(m.PROGRAM_PEAKS, initialize=d.program_peak_ttok, mutable=True, within=pyo.Reals)
+    types: dict[tuple[str, str, int, str], list[str]] = defaultdict(list)
+    for p, s, t, w, g in d.program_serving:
+        types[p, s, t, w].append(g)
+    m.PROGRAM_PEAK_ROWS = pyo.Set(initialize=list(types), dimen=4, ordered=True)
+    m.program_peak = pyo.Constraint(
+        m.PROGRAM_PEAK_ROWS,
+        rule=lambda m, p, s, t, w: sum(
+            m.program_rate_ttok_per_kgpu_month[p, g, w] * m.gpus_improved[p, s, t, w, g] for g in types[p, s, t, w])
+        <= m.program_peak_ttok[s, t, w] * program_in_effect[s, p, t],
     )
     programs: dict[tuple[str, int, str, str], list[str]] = defaultdict(list)
     for p, s, t, w, g in d.program_serving:
