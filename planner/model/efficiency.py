@@ -4,9 +4,10 @@ A program p starts (is funded) in at most one month k of its window; from month
 :math:`k + L_p` (its effect delay) on, GPUs of the (GPU type, workload) pairs it improves serve
 :math:`f_{p,g,w}` times today's tokens per second. The product of the start binary and the GPUs it
 improves is linearised exactly: the GPUs serving a pair are split into a part that runs at a program's
-rate (``gpus_improved``, at most the pair's GPUs in service, and zero unless the program is in effect,
-by a big-M per GPU type and by the workload's largest peak across GPU types) and the rest. Two programs on one pair do not stack: the GPUs run at the best rate in
-effect (an MFU target is a level, not an increment; see ``models/procurement.md``).
+rate (``gpus_improved``: at most the pair's GPUs in service, and zero unless the program is in effect, by a
+big-M per GPU type and by the workload's largest peak across GPU types) and the rest. Two programs on one
+pair do not stack: the GPUs run at the best rate in effect (an MFU target is a level, not an increment;
+see ``models/procurement.md``).
 
 A first-stage program's start is one decision for the scenarios not yet told apart in its start month
 (the node in force then, like a lease); a per-scenario program's start is decided by each scenario.
