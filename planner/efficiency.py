@@ -71,6 +71,11 @@ def effect_text(program: EfficiencyProgram) -> str:
     return f"MFU to {program.new_mfu:.0%}" if program.new_mfu is not None else "no effect"
 
 
+def scope_text(workloads: str, gpu_types: str) -> str:
+    """' on chat x H100' for what a program improves; nothing when it improves every pair."""
+    return "" if workloads == gpu_types == ALL else f" on {workloads} x {gpu_types}"
+
+
 def _names(names: list[str]) -> str:
     return ", ".join(names) if names and ALL not in names else ALL
 
@@ -227,8 +232,8 @@ class ProgramAnalytics:
             who = {DECIDED_NOW: "now, in every scenario", DECIDED_LATER: f"in {row.scenario} once known",
                    DECIDED_PER_SCENARIO: f"in {row.scenario}"}[row.decided]
             lines.append(f"fund {row.program_id} {who}: start {row.start_month}, in service {row.in_service_month} "
-                         f"({row.effect} on {row.workloads} x {row.gpu_types}), {money(row.cost_in_horizon_usd)} in "
-                         "the horizon")
+                         f"({row.effect}{scope_text(row.workloads, row.gpu_types)}), {money(row.cost_in_horizon_usd)} "
+                         "in the horizon")
         if not lines:
             lines.append("fund no efficiency program: buying GPUs is cheaper")
         saving = self.program_saving_in_words()

@@ -26,6 +26,7 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
+from planner.efficiency import scope_text
 from planner.model.tree import ALL_SCENARIOS
 from planner.units import gap_text, tokens_text
 
@@ -154,7 +155,7 @@ def programs_section(result: PlanResult) -> RenderableType:
     else:
         lines = []
         for row in funded.itertuples():
-            scope = "" if row.workloads == row.gpu_types == "*" else f" on {row.workloads} x {row.gpu_types}"
+            scope = scope_text(row.workloads, row.gpu_types)
             lines.append(f"fund {row.program_id} {DECIDED_WORDS[row.decided].format(scenario=row.scenario)}: start "
                          f"{row.start_month}, in service {row.in_service_month}, {row.effect}{scope}; "
                          f"{short_money(row.cost_in_horizon_usd)} in the horizon")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pyomo.environ as pyo
 import pytest
-from factory import CLOUD_GPU_MONTH, LEASE_GPU_MONTH, lease, month, program, tiny
+from factory import CLOUD_GPU_MONTH, HOURS, LEASE_GPU_MONTH, TOKENS_PER_SECOND, lease, month, program, tiny
 from typer.testing import CliRunner
 from workbook_helpers import by_cell, edit, issues
 
@@ -93,6 +93,39 @@ def test_big_m_is_the_smaller_of_capacity_and_need() -> None:
     m = build_model(capped)
     assert set(m.gpus_improved) == {("P", "base", t, "chat", "H100") for t in (1, 2, 3)}
     assert {pyo.value(v) for v in m.program_bigm_kgpu.values()} == {0.004}
+
+
+def two_gpu_types(**program_options: float) -> planner.Problem:
+    """monthly_leases with an identical second GPU type (its own 1-month leases) serving the workload."""
+    base = monthly_leases(**program_options).model_dump()
+    twin = {**base["gpu_types"][0], "name": "H200"}
+    return planner.Problem.model_validate({
+        **base, "gpu_types": [*base["gpu_types"], twin],
+        "throughput": [*base["throughput"], {**base["throughput"][0], "gpu_type": "H200"}],
+        "lease_offers": [*base["lease_offers"],
+                         lease("L2", term=1, earliest=0, latest=3, gpu_type="H200").model_dump()],
+    })
+
+
+def test_program_peak_bounds_the_improved_gpus_of_every_type_together() -> None:
+    """Row: the improved rate (2 x 2.628 Ttok per kGPU-month) on each type's improved GPUs, at most the
+    peak (10 GPUs worth: 0.02628 Ttok) times the program in effect. Relaxation, by hand: without the row
+    each type's big-M (5 GPUs) lets a start of 1/2 improve 2.5 GPUs of each type, the whole need, for half
+    the $1,000: 25 GPU-months ($36,500) + $500 = $37,000. With it, a start x improves 5x GPUs in all, so
+    the LP pays for the program in full: $37,500, the MILP's optimum (no gap left to close)."""
+    problem = two_gpu_types(one_off=1_000.0)
+    m = build_model(problem)
+    rate = 2 * TOKENS_PER_SECOND * HOURS * 3600 * 1e3 / 1e12
+    assert set(m.program_peak) == {("P", "base", t, "chat") for t in (1, 2, 3)}
+    assert [pyo.value(v) for v in m.program_rate_ttok_per_kgpu_month.values()] == pytest.approx([rate, rate])
+    assert [pyo.value(v) for v in m.program_peak_ttok.values()] == pytest.approx([10 * rate / 2 / 1e3] * 3)
+    optimum = 25 * LEASE_GPU_MONTH + 1_000.0
+    assert planner.solve(problem).objective_usd == pytest.approx(optimum)
+    tight = Planner(problem).solve(relax=True, marginal_values=False)
+    assert tight.objective_usd == pytest.approx(optimum)
+    loose = Planner(problem)
+    loose.model.program_peak.deactivate()
+    assert loose.solve(relax=True, marginal_values=False).objective_usd == pytest.approx(25 * LEASE_GPU_MONTH + 500.0)
 
 
 def test_improved_gpus_are_zero_until_the_program_is_in_service() -> None:

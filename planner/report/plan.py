@@ -94,6 +94,18 @@ def _figures(frame: pd.DataFrame, formats: dict[str, str]) -> tuple[pd.DataFrame
     return frame, {"value": [formats.get(unit) for unit in frame["unit"]]}
 
 
+def cost_note(r: PlanResult) -> str:
+    """What the cash cost and the cost of demand not served are, and what the plan optimises."""
+    note = COST_NOTE
+    if r.data.has_programs:
+        note = note.replace("on-demand cloud, less credits", "on-demand cloud and efficiency programs, less credits")
+    if r.data.maximises_value:
+        note = note.replace("Their sum is what the plan minimises (NPV, expected over the scenarios); it is not "
+                            "spend.", "Budget mode: the plan maximises the value of tokens served less cash cost and "
+                            "goodwill within the budget (NPV, expected over the scenarios).")
+    return note
+
+
 def summary(ctx: Context) -> Sheet:
     r = ctx.result
     name = ctx.input_path.name if ctx.input_path else "problem built in Python"
@@ -102,12 +114,17 @@ def summary(ctx: Context) -> Sheet:
     key_figures = table("Summary_KeyFigures", "Key figures", figures, row_formats=formats)
     if r.has_plan:
         # What to sign now is the decision a reader acts on: it comes first.
-        blocks: list[Block] = [
-            *signings(r), key_figures,
+        blocks: list[Block] = [*signings(r)]
+        if r.data.has_programs:  # funding efficiency is a decision too: right after the signings
+            blocks.append(Text("Efficiency programs (Efficiency & budget sheet)", r.headline_programs()))
+        if r.has_budget_view:
+            blocks.append(Text("What the budget buys (Efficiency & budget sheet)", r.headline_budget()))
+        blocks += [
+            key_figures,
             table("Summary_CashAndEconomic", "Cost per scenario: cash vs demand not served (NPV)",
                   r.cash_and_economic_costs()[SUMMARY_SPLIT_COLUMNS]),
             Text("Warnings", ctx.warnings)]
-        notes = [COST_NOTE]
+        notes = [cost_note(r)]
     else:
         blocks = [Text("Why there is no plan", r.diagnosis or [r.message or r.status]), key_figures,
                   Text("Warnings", ctx.warnings)]
