@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from planner.analytics import SPEND_CATEGORIES, money
 from planner.errors import InputError, InputIssue, describe
 from planner.schema import Problem, Settings
+from planner.units import tokens_text
 
 if TYPE_CHECKING:
     from planner.results import PlanResult
@@ -169,7 +170,7 @@ class BudgetAnalytics:
         mode = "maximise the value of tokens served less cash cost" if d.maximises_value else "minimise cost"
         lines = [f"budget: {mode} within " + " and ".join(caps)]
         for row in outcomes.iloc[:-1].itertuples():
-            lines.append(f"{row.scenario}: {row.served_tokens:,.3g} tokens served ({row.served_share:.0%} of demand) "
+            lines.append(f"{row.scenario}: {tokens_text(row.served_tokens)} served ({row.served_share:.0%} of demand) "
                          f"for {money(row.cash_spend_usd)} cash; value {money(row.value_npv_usd)} (NPV)")
         expected = outcomes.iloc[-1]
         lines.append(f"expected value {money(expected['value_npv_usd'])} (NPV)")

@@ -20,7 +20,7 @@ from openpyxl.chart._chart import ChartBase
 from planner.analytics import money
 from planner.excel import REPORT_MARKER
 from planner.excel.files import check_writable, save_atomically
-from planner.excel.formats import COUNT, DECIMAL, GAP, MONEY, PRICE
+from planner.excel.formats import COUNT, DECIMAL, GAP, MONEY, PRICE, TRILLIONS
 from planner.excel.layout import CHART_ROWS, Block, Placed, Sheet, Slot, Text, plain
 from planner.excel.writer import write_workbook
 from planner.model.tree import ALL_SCENARIOS
@@ -322,7 +322,7 @@ def efficiency_and_budget(r: PlanResult) -> Sheet:
         outcomes = table("Budget_Outcomes", "What the budget buys, per scenario", r.budget_outcomes())
         blocks += [
             table("Budget_Figures", "Budget", figures, row_formats={"value": [
-                {**FIGURE_FORMATS, "tokens": COUNT, "USD per USD": PRICE}.get(unit) for unit in figures["unit"]]}),
+                {**FIGURE_FORMATS, "tokens": TRILLIONS, "USD per USD": PRICE}.get(unit) for unit in figures["unit"]]}),
             replace(outcomes, formats={**outcomes.formats, "value_of_one_more_usd": PRICE}),
         ]
     return Sheet("Efficiency & budget", "Buy efficiency or buy GPUs; what the budget buys", notes, blocks,
