@@ -250,7 +250,7 @@ class ProgramAnalytics:
         expected = self.program_savings().iloc[-1]
         what = "add" if self.data.maximises_value else "save"
         commitment = expected["commitment_without_programs_usd"] - expected["commitment_with_programs_usd"]
-        return (f"the programs {what} {money(expected['saving_usd'])} (expected {expected['measure']}) against the "
+        return (f"the programs {what} {money(expected['saving_usd'])} of expected {expected['measure']} against the "
                 f"plan without them, which leases {expected['gpus_not_leased']:,.0f} more GPUs "
                 f"({money(commitment)} more lease commitment) in expectation")
 

@@ -180,7 +180,7 @@ def savings_text(result: PlanResult) -> Text:
     commitment = expected["commitment_without_programs_usd"] - expected["commitment_with_programs_usd"]
     return Text.assemble(
         (f"The programs {verb} {short_money(expected['saving_usd'])}", "bold"),
-        f" ({expected['measure']}, expected) against the same plan without them, which would lease "
+        f" of expected {expected['measure']} against the same plan without them, which would lease "
         f"{expected['gpus_not_leased']:,.0f} more GPUs ({short_money(commitment)} more lease commitment) "
         "in expectation.")
 

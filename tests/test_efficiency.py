@@ -342,7 +342,7 @@ def test_cli_states_funded_programs_and_the_saving(tmp_path: Path) -> None:
     text = CliRunner().invoke(app, ["solve", str(path), "--no-report"])
     words = " ".join(text.stdout.split())  # the summary wraps to the terminal's width
     assert f"fund P now, in every scenario: start {month(0)}, in service {month(1)}" in words
-    assert "The programs save $20,900 (cost (NPV), expected)" in words
+    assert "The programs save $20,900 of expected cost (NPV) against the same plan without them" in words
     skipped = CliRunner().invoke(app, ["solve", str(path), "--json", "--no-report", "--no-program-savings"])
     assert json.loads(skipped.stdout)["program_savings"] is None
     skipped_text = CliRunner().invoke(app, ["solve", str(path), "--no-report", "--no-program-savings"])
