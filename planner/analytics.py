@@ -19,11 +19,12 @@ from planner.units import gap_text, tokens_text
 if TYPE_CHECKING:
     from planner.results import PlanResult
 
-COST_CATEGORIES = ("leases", "upfront", "commitments", "on_demand", "credits", "throttling", "unserved",
-                   "goodwill")
-"""Cost categories in report order; credits are negative (they reduce cost)."""
-SPEND_CATEGORIES = ("leases", "upfront", "commitments", "on_demand", "credits")
-"""Categories that are money actually paid for compute: the cash cost (credits reduce it)."""
+COST_CATEGORIES = ("leases", "upfront", "commitments", "on_demand", "credits", "efficiency", "throttling",
+                   "unserved", "goodwill")
+"""Cost categories in report order; credits are negative (they reduce cost); efficiency (programs) only
+shows when the input has efficiency programs."""
+SPEND_CATEGORIES = ("leases", "upfront", "commitments", "on_demand", "credits", "efficiency")
+"""Categories that are money actually paid for compute and serving: the cash cost (credits reduce it)."""
 DEMAND_NOT_SERVED_CATEGORIES = ("throttling", "unserved", "goodwill")
 """Categories that are no payment but the value of demand not served: the economic cost."""
 EXPECTED = "expected"
@@ -62,6 +63,10 @@ class PlanAnalytics:
         return pd.MultiIndex.from_product([self.data.scenarios, self.problem.month_labels],
                                           names=["scenario", "month"])
 
+    def cost_categories(self: PlanResult) -> list[str]:
+        """The cost categories this plan's tables show: all, but efficiency only with efficiency programs."""
+        return [c for c in COST_CATEGORIES if c != "efficiency" or self.data.has_programs]
+
     def finite_gap(self: PlanResult) -> float | None:
         """The relative MIP gap, or None when the solver gave none."""
         gap = self.mip_gap
@@ -95,8 +100,9 @@ class PlanAnalytics:
         weighted = costs.assign(weighted=costs["cost_usd"] * costs["scenario"].map(self.data.probability))
         wide = weighted.pivot_table(index="month", columns="category", values="weighted", aggfunc="sum",
                                     fill_value=0.0) if not costs.empty else pd.DataFrame(index=months)
-        wide = wide.reindex(index=months, columns=list(COST_CATEGORIES), fill_value=0.0).fillna(0.0)
-        wide.columns = [f"{c}_usd" for c in COST_CATEGORIES]
+        categories = self.cost_categories()
+        wide = wide.reindex(index=months, columns=categories, fill_value=0.0).fillna(0.0)
+        wide.columns = [f"{c}_usd" for c in categories]
         wide["total_usd"] = wide.sum(axis=1)
         in_horizon = set(self.problem.month_labels)
         wide.insert(0, "in_horizon", [m in in_horizon for m in months])
@@ -139,9 +145,10 @@ class PlanAnalytics:
     # ---- per scenario --------------------------------------------------------------------------
     def npv_by_scenario(self: PlanResult) -> pd.DataFrame:
         """NPV per scenario and category; ``npv_usd`` is the scenario's total (the model's scenario cost)."""
-        table = self.cost_by_category().reindex(index=self.data.scenarios, columns=list(COST_CATEGORIES),
+        categories = self.cost_categories()
+        table = self.cost_by_category().reindex(index=self.data.scenarios, columns=categories,
                                                 fill_value=0.0).fillna(0.0)
-        table.columns = [f"{c}_usd" for c in COST_CATEGORIES]
+        table.columns = [f"{c}_usd" for c in categories]
         table["npv_usd"] = table.sum(axis=1)
         table.insert(0, "probability", [self.data.probability[s] for s in table.index])
         table.index.name = "scenario"
@@ -152,7 +159,7 @@ class PlanAnalytics:
 
         One row per scenario, then a last row ``expected`` (probability-weighted; its shares are of
         the expected demand). ``cash_npv_usd``: NPV of what is paid (leases, upfront, existing
-        commitments, on-demand, less credits); ``demand_not_served_npv_usd``: NPV of the value of
+        commitments, on-demand, efficiency programs, less credits); ``demand_not_served_npv_usd``: NPV of the value of
         demand not served (revenue lost to throttling, the unserved penalty, goodwill), no payment;
         ``npv_usd``: their sum, the scenario's cost in the objective. ``cash_nominal_usd``: every
         cash payment undiscounted, lease payments after the horizon included. Shares are of the
@@ -251,7 +258,9 @@ class PlanAnalytics:
                 rows += [("Lease commitment signed now (every scenario)",
                           float(now["total_commitment_usd"].sum()), "USD"),
                          ("GPUs signed now (every scenario)", int(now["gpus"].sum()), "GPUs")]
-            rows.append(("Objective (NPV: cash + demand not served)", self.objective_usd, "USD"))
+            objective = ("Objective (NPV: minus the value of tokens served less cash cost and goodwill)"
+                         if self.data.maximises_value else "Objective (NPV: cash + demand not served)")
+            rows.append((objective, self.objective_usd, "USD"))
             if self.cvar_usd is not None:
                 rows += [("Expected cost (NPV, probability-weighted)", self.expected_cost_usd, "USD"),
                          ("CVaR of cost (NPV)", self.cvar_usd, "USD")]

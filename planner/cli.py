@@ -237,6 +237,14 @@ def solve(
         "--uncertainty", help="Also weigh the plan against planning for one scenario or knowing the future: "
                               "VSS, EVPI, regret.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+    objective: Annotated[str | None, typer.Option(
+        "--objective", help="min_cost or max_value_within_budget (overrides Settings objective).")] = None,
+    max_cash_spend: Annotated[float | None, typer.Option(
+        "--max-cash-spend", help="Cash budget per scenario, USD in the horizon (overrides Settings "
+        "max_cash_spend_usd).")] = None,
+    program_savings: Annotated[bool, typer.Option(
+        "--program-savings/--no-program-savings",
+        help="With efficiency programs, also solve without them to state what they save.")] = True,
 ) -> None:
     from planner.solver import solve as solve_problem
     from planner.terminal import SolveProgress, print_summary
@@ -254,6 +262,13 @@ def solve(
     except InputError as error:
         fail_input(error)
     problem = details.problem
+    if objective is not None or max_cash_spend is not None:
+        from planner.budget import with_budget
+
+        try:
+            problem = with_budget(problem, objective=objective, max_cash_spend_usd=max_cash_spend)
+        except InputError as error:
+            fail_input(error)
     _print_notes(details, absent=False)  # the summary and the JSON list the absent tables
     report_path = None if no_report else (output or Path("reports") / f"{path.stem}-plan.xlsx")
     if report_path is not None:
@@ -273,6 +288,11 @@ def solve(
     with display:
         result = solve_problem(problem, time_limit_seconds=time_limit, mip_gap=mip_gap, threads=threads,
                                progress=display.stage, mip_progress=display.mip)
+        if program_savings and result.has_plan and problem.efficiency_programs:
+            from planner.efficiency import compare_without_programs
+
+            compare_without_programs(result, time_limit_seconds=time_limit, mip_gap=mip_gap, threads=threads,
+                                     progress=display.stage)
         if uncertainty and result.has_plan and len(problem.scenarios) > 1:
             from planner.uncertainty import analyse
 

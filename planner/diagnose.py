@@ -63,6 +63,12 @@ def explain_infeasibility(problem: Problem, scenarios: list[str] | None = None, 
         over = pyo.value(model.budget_overrun_musd) * USD_PER_UNIT
         reasons.append(f"budget: the offers' minimum blocks need ${over:,.0f} more than "
                        f"max_total_commitment_usd allows")
+    if model.data.has_cash_budget:  # cash_budget rows: a scenario needs more cash than max_cash_spend_usd allows
+        for s, var in model.cash_overrun_musd.items():
+            if var.value > SLACK_TOLERANCE:
+                reasons.append(f"cash_budget: scenario '{s}' needs ${var.value * USD_PER_UNIT:,.0f} more cash in the "
+                               "horizon than max_cash_spend_usd allows (existing commitments, minimum blocks or demand "
+                               "that must be served)")
     if not reasons:
         reasons.append("the model is infeasible, but no single family could be blamed; check offer "
                        "min_blocks, max_provider_share and max_total_commitment_usd together")

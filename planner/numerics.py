@@ -33,6 +33,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from planner.errors import InputIssue, describe
+from planner.programs import (
+    ALL,
+    improved_pairs,
+    largest_peak_tokens,
+    program_columns,
+    program_starts,
+    throughput_factor,
+)
 from planner.schema import Problem, Settings
 
 GPUS_PER_UNIT = 1_000.0
@@ -146,7 +154,7 @@ class _Coefficients:
         self.index = {table: {_key(row): i for i, row in enumerate(rows)} for table, rows in (
             ("Workloads", problem.workloads), ("Scenarios", problem.scenarios), ("GPUTypes", problem.gpu_types),
             ("Sites", problem.sites), ("LeaseOffers", problem.lease_offers), ("OnDemand", problem.on_demand),
-            ("Policies", problem.policies))}
+            ("Policies", problem.policies), ("EfficiencyPrograms", problem.efficiency_programs))}
         self.starts = {o.offer_id: self._starts(o.earliest_start_month, o.latest_start_month)
                        for o in problem.lease_offers}
         self.throughput = self._throughput()
@@ -168,6 +176,8 @@ class _Coefficients:
         self.throughput_rows()
         self.power()
         self.spend_rows()
+        self.programs()
+        self.cash_budget()
         self.cvar()
 
     # ---- index sets, as planner/model/data.py builds them ---------------------------------------
@@ -323,8 +333,86 @@ class _Coefficients:
                 for factor, label in ((share, f"{share:g}"), (1.0 - share, f"(1 - {share:g})")):
                     self.add(factor * rate, "provider_share", f"{label} x {meaning}", sources + share_src)
 
+    def programs(self) -> None:
+        """program_once, program_split: unit coefficients; program_effect: the big-M (GPUs a program can
+        improve, in kGPU) on program_start, which counts for the largest only (a small big-M is a tight
+        one); program_peak: the largest peak (Ttok per month) on program_start, also largest only, and the
+        improved rate theta x multiple on gpus_improved; throughput: the gain theta x (multiple - 1) on
+        gpus_improved."""
+        p = self.p
+        columns = program_columns(p)
+        if not columns:
+            return
+        with_columns = {(key[0], key[4], key[3]) for key in columns}
+        largest = max(columns, key=columns.__getitem__)
+        self.add(columns[largest] / GPUS_PER_UNIT, "program_effect",
+                 f"{columns[largest]:,.0f} GPUs program {largest[0]} could improve ({largest[4]} on {largest[3]} in "
+                 f"{self.labels[largest[2]]})",
+                 [self.src("EfficiencyPrograms", largest[0], "workloads", ", ".join(p.efficiency_programs[
+                     self.index["EfficiencyPrograms"][largest[0]]].workloads) or ALL)], demand_driven=True)
+        peaks = largest_peak_tokens(p)
+        _, s, t, w, _ = max(columns, key=lambda key: peaks[key[1], key[3]][key[2]])
+        workload = p.workloads[self.index["Workloads"][w]]
+        self.add(peaks[s, w][t] / TOKENS_PER_UNIT, "program_peak",
+                 f"the largest peak of {w} in {self.labels[t]} in scenario {s} (tokens per month)",
+                 [*self._demand_sources(s, w, t), self.src("Workloads", w, "peak_to_average_ratio",
+                                                            workload.peak_to_average_ratio)], demand_driven=True)
+        for program in p.efficiency_programs:
+            column = "mfu_multiplier" if program.mfu_multiplier is not None else "new_mfu"
+            for g, w in improved_pairs(p, program):
+                if (program.program_id, g, w) not in with_columns:
+                    continue
+                tps, theta, sources = self.throughput[g, w]
+                factor = throughput_factor(p, program, g, w)
+                self.add(theta * factor, "program_peak", f"{tps * factor:.3g} tokens/s per {g} GPU on {w} with "
+                         f"{program.program_id}", [self.src("EfficiencyPrograms", program.program_id, column,
+                                                            getattr(program, column)), *sources])
+                self.add(theta * (factor - 1.0), "throughput",
+                         f"{tps * (factor - 1.0):.3g} tokens/s per {g} GPU on {w} added by {program.program_id}",
+                         [self.src("EfficiencyPrograms", program.program_id, column, getattr(program, column)),
+                          *sources])
+
+    def _program_cost(self, program: Any, start: int, discounted: bool) -> float:
+        """MUSD a program started in month ``start`` pays in the horizon: one-off, then every month."""
+        weight = self.p.discount_factor if discounted else (lambda _t: 1.0)
+        return (program.one_off_cost_usd * weight(start)
+                + program.cost_usd_per_month * sum(weight(t) for t in range(start, self.months))) / USD_PER_UNIT
+
+    def cash_budget(self) -> None:
+        """cash_budget: the horizon's cash of a lease block, a kGPU-month on demand, a credit dollar and a
+        program start (only with max_cash_spend_usd)."""
+        s = self.p.settings
+        if s.max_cash_spend_usd is None:
+            return
+        for o in self.p.lease_offers:
+            pay, sources = self._payment(o)
+            upfront = o.upfront_usd_per_block / USD_PER_UNIT
+            for k in self._lease_starts(o):
+                paid = min(k + o.term_months, self.months) - k
+                self.add(paid * pay + upfront, "cash_budget", f"the horizon's payments of a block of {o.offer_id}",
+                         sources)
+        for c in self.cloud:
+            rate = GPUS_PER_UNIT * self.hours * c.price_usd_per_gpu_hour / USD_PER_UNIT
+            self.add(rate, "cash_budget", f"a kGPU-month of {c.option_id}",
+                     [self.src("OnDemand", c.option_id, "price_usd_per_gpu_hour", c.price_usd_per_gpu_hour)])
+        if any(self._starts(r.valid_from_month, r.expiry_month) for r in self.p.credits):
+            self.add(1.0, "cash_budget", "a credit dollar applied")
+        for program in self.p.efficiency_programs:
+            for k in program_starts(self.p, program):
+                self.add(self._program_cost(program, k, discounted=False), "cash_budget",
+                         f"the horizon's cost of program {program.program_id}", self._program_sources(program))
+
+    def _program_sources(self, program: Any) -> list[Source]:
+        return [self.src("EfficiencyPrograms", program.program_id, column, getattr(program, column))
+                for column in ("one_off_cost_usd", "cost_usd_per_month") if getattr(program, column)]
+
+    def _lease_starts(self, o: Any) -> list[int]:
+        """Start months of an offer as the model has them: in the window, signed inside the horizon."""
+        return [k for k in self.starts[o.offer_id] if k >= o.lead_time_months]
+
     def cvar(self) -> None:
-        """cvar_excess_def: the scenario's discounted cost, term by term (only with a CVaR weight).
+        """cvar_excess_def: the scenario's loss, discounted, term by term (only with a CVaR weight): its cost,
+        or in budget mode its cash cost and goodwill less the revenue of tokens served.
 
         Discount factors fall with the month, so each term's extremes are at its first and last month.
         """
@@ -333,6 +421,11 @@ class _Coefficients:
             return
         discount = self.p.discount_factor
         ends = (0, self.months - 1)
+        budget_mode = s.objective == "max_value_within_budget"
+        for program in self.p.efficiency_programs:
+            for k in program_starts(self.p, program):
+                self.add(self._program_cost(program, k, discounted=True), "cvar_excess_def",
+                         f"the discounted cost of program {program.program_id}", self._program_sources(program))
         for o in self.p.lease_offers:
             pay, sources = self._payment(o)
             for k in self.starts[o.offer_id]:
@@ -349,6 +442,9 @@ class _Coefficients:
             window = self._starts(r.valid_from_month, r.expiry_month)
             for t in window[:1] + window[-1:]:
                 self.add(discount(t), "cvar_excess_def", f"a discounted dollar of credit {r.credit_id}")
+        if budget_mode:
+            self._cvar_value(ends)
+            return
         for w in self.p.workloads:
             given = w.unserved_penalty_usd_per_million_tokens
             column = "revenue_usd_per_million_tokens" if given is None else "unserved_penalty_usd_per_million_tokens"
@@ -369,6 +465,26 @@ class _Coefficients:
                              "cvar_excess_def", f"revenue at stake in {self.labels[t]} in scenario {sc.name}",
                              revenue, demand_driven=True)
 
+    def _cvar_value(self, ends: tuple[int, int]) -> None:
+        """Budget mode's loss in cvar_excess_def: the revenue of a served Ttok, discounted, on served_ttok
+        and the goodwill of a policy on policy_on (throttled and unserved tokens earn nothing, cost nothing)."""
+        discount = self.p.discount_factor
+        for w in self.p.workloads:
+            for t in ends:
+                self.add(discount(t) * w.revenue_usd_per_million_tokens, "cvar_excess_def",
+                         f"the discounted revenue of a served Ttok of {w.name}",
+                         [self.src("Workloads", w.name, "revenue_usd_per_million_tokens",
+                                   w.revenue_usd_per_million_tokens)])
+        # policy_on carries only its goodwill here; a small goodwill is a small cost, harmless to the solve,
+        # so it counts for the largest only (as the revenue at stake does in min_cost mode).
+        for q in self.p.effective_policies():
+            for t in ends:
+                self.add(discount(t) * q.goodwill_cost_usd_per_month / USD_PER_UNIT, "cvar_excess_def",
+                         f"the discounted goodwill of {q.name}",
+                         [self.src("Policies", q.name, "goodwill_cost_usd_per_month", q.goodwill_cost_usd_per_month)],
+                         demand_driven=True)
+
 
 def _key(row: Any) -> str:
     return getattr(row, type(row).KEY or "name")
+

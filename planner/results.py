@@ -17,6 +17,8 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from planner.analytics import COST_CATEGORIES, SPEND_CATEGORIES, PlanAnalytics
+from planner.budget import BudgetAnalytics
+from planner.efficiency import ProgramAnalytics
 from planner.model.costs import CVAR_TIE_BREAK_WEIGHT, counted_payment_months
 from planner.model.data import GPUS_PER_UNIT, TOKENS_PER_UNIT, USD_PER_UNIT, ModelData
 from planner.model.tree import ALL_SCENARIOS, ROOT
@@ -63,11 +65,14 @@ def _any_value(item: Any) -> float | None:
 
 
 @dataclass
-class PlanResult(PlanAnalytics):
+class PlanResult(PlanAnalytics, ProgramAnalytics, BudgetAnalytics):
     """A solved (or failed) plan. ``status`` is optimal, time_limit, infeasible or error.
 
     The base tables below are read from the solved model; the views derived from them (by month,
-    per scenario, warnings, key figures) are in :mod:`planner.analytics`.
+    per scenario, warnings, key figures) are in :mod:`planner.analytics`, those of efficiency programs
+    in :mod:`planner.efficiency` and of budgets in :mod:`planner.budget`. ``without_programs`` is the
+    same problem solved with its efficiency programs switched off, when asked for
+    (:func:`planner.efficiency.compare_without_programs`): what the programs save.
     """
 
     problem: Problem
@@ -88,6 +93,7 @@ class PlanResult(PlanAnalytics):
     model: Any = None
     raw: dict[str, dict[Any, float]] = field(default_factory=dict)
     duals: dict[str, dict[Any, float]] = field(default_factory=dict)
+    without_programs: PlanResult | None = None
     _tables: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -158,6 +164,8 @@ class PlanResult(PlanAnalytics):
             "scenario_outcomes": self.scenario_outcomes().to_dict(orient="records") if self.has_plan else [],
             "warnings": self.warnings(),
             "diagnosis": self.diagnosis,
+            **self.programs_summary(),
+            **self.budget_summary(),
         }
 
     def headline_decisions(self, *, later: bool = True) -> list[str]:
@@ -433,6 +441,15 @@ class PlanResult(PlanAnalytics):
             frame["served_tokens"] > 0)
         return frame
 
+    def scenario_weights(self) -> dict[str, float]:
+        """Weight of each scenario's cost in the objective at the plan: probability x expectation weight,
+        plus the CVaR weight it carries when it lies in the tail (the dual of its cvar_excess_def row). A
+        dual divided by it reads as a value in that scenario's world."""
+        d = self.data
+        expectation_weight = max(1.0 - d.cvar_weight, CVAR_TIE_BREAK_WEIGHT) if d.cvar_weight > 0 else 1.0
+        tail = self.duals.get("cvar_excess", {})
+        return {s: d.probability[s] * expectation_weight + tail.get(s, 0.0) for s in d.scenarios}
+
     def marginal_values(self) -> pd.DataFrame:
         """Duals of the LP with the integer choices fixed, in nominal USD of the month and scenario.
 
@@ -443,11 +460,7 @@ class PlanResult(PlanAnalytics):
         """
         d = self.data
         rows = []
-        # Weight of the scenario's cost in the objective: probability x expectation weight, plus the
-        # CVaR weight it carries when it lies in the tail (the dual of its cvar_excess_def row).
-        expectation_weight = max(1.0 - d.cvar_weight, CVAR_TIE_BREAK_WEIGHT) if d.cvar_weight > 0 else 1.0
-        tail = self.duals.get("cvar_excess", {})
-        weight_of = {s: d.probability[s] * expectation_weight + tail.get(s, 0.0) for s in d.scenarios}
+        weight_of = self.scenario_weights()
         for (s, g, site, t), dual in self.duals.get("capacity", {}).items():
             scale = USD_PER_UNIT / GPUS_PER_UNIT / d.hours_per_month / (weight_of[s] * d.discount(t))
             rows.append({"scenario": s, "month": self.month_label(t), "resource": "gpu_hour", "gpu_type": g,
@@ -504,6 +517,13 @@ def extract(m: pyo.ConcreteModel, problem: Problem, *, status: str, message: str
     # ---- payments of each signed lease, as the model counts them (leases() and lease_payments() read these)
     raw["lease_monthly_payment_musd"] = _values(m.lease_monthly_payment_musd)
     raw["lease_signing_payment_musd"] = _values(m.lease_signing_payment_musd)
+    # ---- efficiency programs and budget mode (efficiency.py and budget.py read these)
+    raw["program_start"] = _values(m.program_start)
+    raw["gpus_improved"] = {k: v for k, v in _values(m.gpus_improved).items() if v > 1e-9}
+    if d.has_cash_budget:
+        raw["cash_spend_musd"] = _values(m.cash_spend_musd)
+    if d.maximises_value:
+        raw["scenario_value_musd"] = _values(m.scenario_value_musd)
     # ----
     # The tie-break (0.01 USD per GPU-month) steers the solver only; it is no cost of the plan.
     tie_break = _values(m.tie_break_musd)[None]

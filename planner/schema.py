@@ -168,6 +168,17 @@ class Settings(BaseModel):
         "before it are one decision for every scenario; from it on each scenario signs its own. Blank = "
         "never: every signing is decided now for all scenarios (two-stage).",
     )
+    objective: Literal["min_cost", "max_value_within_budget"] = Field(
+        "min_cost",
+        description="min_cost: the cheapest plan that serves the forecast (cash plus the value of demand not "
+        "served). max_value_within_budget: the plan that earns the most from tokens served less cash cost, "
+        "within max_cash_spend_usd and/or max_total_commitment_usd (one of them is required).",
+    )
+    max_cash_spend_usd: float | None = Field(
+        None, gt=0, le=1e13,
+        description="Cap on the cash paid inside the horizon in every scenario, nominal (undiscounted): lease "
+        "payments and upfront, existing commitments, on-demand, efficiency programs, less credits.",
+    )
 
     UNITS: ClassVar[dict[str, str]] = {
         "first_month": "YYYY-MM",
@@ -183,6 +194,8 @@ class Settings(BaseModel):
         "time_limit_seconds": "seconds",
         "mip_gap": "fraction",
         "reveal_month": "YYYY-MM",
+        "objective": "",
+        "max_cash_spend_usd": "USD",
     }
 
     @field_validator("reveal_month")
@@ -388,6 +401,45 @@ class PolicyEffect(Record):
     )
 
 
+class EfficiencyProgram(Record):
+    TABLE: ClassVar[str] = "EfficiencyPrograms"
+    KEY: ClassVar[str | None] = "program_id"
+    DESCRIPTION: ClassVar[str] = (
+        "Optional serving-efficiency programs (batching, kernels, a serving-stack rewrite): funding that raises "
+        "the throughput of (GPU type, workload) pairs from a month on. The plan decides whether and when to "
+        "fund each: buy efficiency or buy GPUs."
+    )
+
+    program_id: Name = Field(description="Program id.")
+    gpu_types: NameList = Field(
+        default_factory=list, description="GPU types it improves, comma separated; blank or * = every type.",
+        json_schema_extra=ref("GPUTypes"),
+    )
+    workloads: NameList = Field(
+        default_factory=list, description="Workloads it improves, comma separated; blank or * = every workload.",
+        json_schema_extra=ref("Workloads"),
+    )
+    mfu_multiplier: float | None = Field(
+        None, gt=1, le=10, description="Effect as a multiple of today's MFU (1.5 = 50% more tokens per GPU).")
+    new_mfu: float | None = Field(
+        None, ge=0.001, le=1,
+        description="Effect as the MFU reached (0.25 = 25%); pairs already at or above it are unchanged.",
+    )
+    earliest_start_month: Month = Field(description="First month the program can start (be funded).")
+    latest_start_month: Month | None = Field(
+        None, description="Last month it can start; blank = as late as it still takes effect in the horizon.")
+    effect_delay_months: int = Field(
+        0, ge=0, le=60, description="Months from the start until the improvement is in service.")
+    one_off_cost_usd: float = Field(0.0, ge=0, le=1e11, description="Paid in the start month.")
+    cost_usd_per_month: float = Field(
+        0.0, ge=0, le=1e10, description="Paid every month from the start month to the end of the horizon.")
+    decided: Literal["first_stage", "per_scenario"] = Field(
+        "first_stage",
+        description="first_stage: one decision for every scenario that cannot yet be told apart in the start "
+        "month (like a lease); per_scenario: each scenario decides with its demand known (like on-demand).",
+    )
+
+
 TABLES: tuple[type[Record], ...] = (
     Workload,
     Scenario,
@@ -402,6 +454,7 @@ TABLES: tuple[type[Record], ...] = (
     Credit,
     Policy,
     PolicyEffect,
+    EfficiencyProgram,
 )
 """Every table in workbook order (after Settings); ``Problem`` has one list field per table."""
 
@@ -419,6 +472,7 @@ TABLE_FIELD: dict[str, str] = {
     "Credits": "credits",
     "Policies": "policies",
     "PolicyEffects": "policy_effects",
+    "EfficiencyPrograms": "efficiency_programs",
 }
 """Sheet name -> ``Problem`` attribute."""
 
@@ -457,6 +511,7 @@ class Problem(BaseModel):
     credits: list[Credit] = []
     policies: list[Policy] = []
     policy_effects: list[PolicyEffect] = []
+    efficiency_programs: list[EfficiencyProgram] = []
 
     _demand_index: _Memo = PrivateAttr(default_factory=_Memo)
     """(the Demand rows and first month it was built from, (scenario, workload) -> month -> tokens)."""
@@ -501,6 +556,20 @@ class Problem(BaseModel):
                     return row.tokens_per_second_per_gpu
                 return _derived_throughput(gpu.peak_dense_bf16_tflops, row.mfu, wl.flops_per_token)
         return _derived_throughput(gpu.peak_dense_bf16_tflops, self.settings.default_mfu, wl.flops_per_token)
+
+    def mfu(self, gpu_type: str, workload: str) -> float | None:
+        """Today's MFU of one GPU on one workload: given, Settings default_mfu, or from a measured
+        throughput and the workload's FLOPs per token (None when it cannot be known)."""
+        gpu = _by_name(self.gpu_types)[gpu_type]
+        wl = _by_name(self.workloads)[workload]
+        for row in self.throughput:
+            if row.gpu_type == gpu_type and row.workload == workload:
+                if row.mfu is not None:
+                    return row.mfu
+                if wl.flops_per_token is None or row.tokens_per_second_per_gpu is None:
+                    return None
+                return row.tokens_per_second_per_gpu * wl.flops_per_token / (gpu.peak_dense_bf16_tflops * 1e12)
+        return self.settings.default_mfu
 
     def demand_tokens(self, scenario: str, workload: str) -> list[float]:
         """Tokens demanded per month of the horizon for one (scenario, workload)."""
@@ -705,7 +774,12 @@ def cross_table_issues(problem: Problem) -> list[InputIssue]:
     if not (problem.lease_offers or problem.commitments or problem.on_demand):
         add("LeaseOffers", None, "offer_id", "no lease offers, commitments or on-demand options",
             "at least one source of capacity")
-    return issues
+    if s.objective == "max_value_within_budget" and s.max_cash_spend_usd is None and s.max_total_commitment_usd is None:
+        add(Settings.TABLE, None, "objective", s.objective,
+            "a budget to maximise value within: max_cash_spend_usd and/or max_total_commitment_usd (or min_cost)")
+    from planner.programs import program_issues  # programs.py reads Problem: imported here, not at the top
+
+    return issues + program_issues(problem)
 
 
 def _duplicates(rows: list[Any], key: Any, table: str, column: str, expected: str, add: Any) -> None:

@@ -275,6 +275,9 @@ class Planner:
             return {key: 0.0 if row is None else float(duals[row]) for key, row in zip(keys, rows, strict=True)}
 
         values = {"capacity": by_index(m.capacity), "power": by_index(m.power)}
+        for budget in ("budget", "cash_budget"):  # what one more dollar of each budget is worth
+            if m.component(budget) is not None:
+                values[budget] = by_index(m.component(budget))
         if m.data.has_cvar:
             # A tail scenario's cost also carries CVaR weight: the dual of its excess row.
             values["cvar_excess"] = {s: abs(v) for s, v in by_index(m.cvar_excess_def).items()}

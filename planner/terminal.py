@@ -1,8 +1,9 @@
 """What a person reads in the terminal: the plan's summary, and the live progress of a solve.
 
 The summary is a list of sections, each made by one function, printed in order: the outcome, the
-cost of each scenario (cash apart from the cost of demand not served, and the share of demand served),
-the leases to sign, the value of hedging, warnings, and why there is no plan when there is none. A
+leases to sign, the efficiency programs funded (with what they save against buying GPUs), the cost of
+each scenario (cash apart from the cost of demand not served, and the share of demand served), what a
+budget buys, the value of hedging, warnings, and why there is no plan when there is none. A
 section that must come first (a decision to take today) goes at the head of
 :func:`summary_sections`. Every
 number comes from a :class:`~planner.results.PlanResult` method. Text from the input (scenario and
@@ -25,8 +26,9 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
+from planner.efficiency import scope_text
 from planner.model.tree import ALL_SCENARIOS
-from planner.units import gap_text
+from planner.units import gap_text, tokens_text
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -39,6 +41,10 @@ STAGE_WORDS = {"loading the model into HiGHS": "handing the model to the solver"
 """Stages as the solver names them -> as the progress line says them (no solver names)."""
 COST_CAPTION = ("Cash = leases, upfront, existing commitments and on-demand cloud, less credits. Demand not served = "
                 "revenue lost to throttling, the unserved penalty and goodwill: a cost, not a payment.")
+PROGRAMS_CASH = " Efficiency programs are cash too."
+DECIDED_WORDS = {"now": "now, in every scenario", "later": "in {scenario} once it is known",
+                 "per scenario": "in {scenario}"}
+"""How the summary says who decides a funded program (see planner.efficiency)."""
 
 
 def short_money(value: float | None) -> str:
@@ -117,8 +123,9 @@ def decisions_section(result: PlanResult) -> RenderableType:
 
 def cost_section(result: PlanResult) -> RenderableType:
     """Per scenario and expected: cash cost, cost of demand not served, their total, demand served."""
+    caption = COST_CAPTION + (PROGRAMS_CASH if result.data.has_programs else "")
     table = Table(title="Cost per scenario (NPV)", title_justify="left", title_style="bold",
-                  caption=COST_CAPTION, caption_justify="left")
+                  caption=caption, caption_justify="left")
     for header in ("Scenario", "Probability", "Cash cost", "Demand not served", "Total", "Demand served"):
         table.add_column(header, justify="left" if header == "Scenario" else "right")
     split = result.cash_and_economic_costs()
@@ -127,10 +134,72 @@ def cost_section(result: PlanResult) -> RenderableType:
         table.add_row(Text(str(row.scenario)), share(row.probability), short_money(row.cash_npv_usd),
                       short_money(row.demand_not_served_npv_usd), short_money(row.npv_usd), share(row.served_share),
                       style="bold" if expected else None, end_section=k == len(split) - 2)
-    objective = Text(f"The plan minimises the expected total (objective {short_money(result.objective_usd)}"
-                     f"{', with CVaR' if result.cvar_usd is not None else ''}): it is not what is spent.",
-                     style="dim")
+    cvar = ", with CVaR" if result.cvar_usd is not None else ""
+    if result.data.maximises_value:  # budget mode: the objective is minus the value
+        objective = Text(f"The plan maximises the expected value of tokens served less cash cost and goodwill "
+                         f"within the budget (objective {short_money(result.objective_usd)}{cvar}, minus the value).",
+                         style="dim")
+    else:
+        objective = Text(f"The plan minimises the expected total (objective {short_money(result.objective_usd)}"
+                         f"{cvar}): it is not what is spent.", style="dim")
     return Group(table, objective)
+
+
+def programs_section(result: PlanResult) -> RenderableType:
+    """The efficiency programs to fund (who decides, start and in-service month, effect, cost in the
+    horizon), then what they save against the same plan with programs switched off."""
+    funded = result.programs()
+    if funded.empty:
+        parts: list[RenderableType] = [Text.assemble(("Efficiency programs: ", "bold"),
+                                                     "none funded (buying GPUs is cheaper)")]
+    else:
+        lines = []
+        for row in funded.itertuples():
+            scope = scope_text(row.workloads, row.gpu_types)
+            lines.append(f"fund {row.program_id} {DECIDED_WORDS[row.decided].format(scenario=row.scenario)}: start "
+                         f"{row.start_month}, in service {row.in_service_month}, {row.effect}{scope}; "
+                         f"{short_money(row.cost_in_horizon_usd)} in the horizon")
+        head = Text.assemble(("Efficiency programs to fund", "bold"),
+                             f" ({len(lines)} decision{'s' if len(lines) != 1 else ''})")
+        parts = [Group(head, bullets(lines))]
+    parts.append(savings_text(result))
+    return Group(*parts)
+
+
+def savings_text(result: PlanResult) -> Text:
+    """What the programs save against the same plan with programs switched off (in budget mode: the
+    value they add), in expectation; a note when that comparison was not run."""
+    off = result.without_programs
+    if off is None:
+        return Text("Saving against buying GPUs not computed (--no-program-savings).", style="dim")
+    if not off.has_plan:
+        return Text(f"Without the programs the same problem has no plan ({off.status_in_words()}): they are "
+                    "needed.")
+    expected = result.program_savings().iloc[-1]
+    verb = "add" if result.data.maximises_value else "save"
+    commitment = expected["commitment_without_programs_usd"] - expected["commitment_with_programs_usd"]
+    return Text.assemble(
+        (f"The programs {verb} {short_money(expected['saving_usd'])}", "bold"),
+        f" of expected {expected['measure']} against the same plan without them, which would lease "
+        f"{expected['gpus_not_leased']:,.0f} more GPUs ({short_money(commitment)} more lease commitment) "
+        "in expectation.")
+
+
+def budget_section(result: PlanResult) -> RenderableType:
+    """What the budget buys in each scenario: tokens served for the cash spent, the value, and what one
+    more dollar of cash budget is worth (the dual of the cash budget with every integer decision fixed)."""
+    lines = result.headline_budget()
+    table = Table(title=f"{lines[0][0].upper()}{lines[0][1:]}", title_justify="left", title_style="bold")
+    for header in ("Scenario", "Tokens served", "Of demand", "Cash in horizon", "Value (NPV)", "$1 more is worth"):
+        table.add_column(header, justify="left" if header == "Scenario" else "right")
+    outcomes = result.budget_outcomes()
+    for k, row in enumerate(outcomes.itertuples()):
+        more = row.value_of_one_more_usd
+        table.add_row(Text(str(row.scenario)), tokens_text(row.served_tokens).removesuffix(" tokens"),
+                      share(row.served_share), short_money(row.cash_spend_usd), short_money(row.value_npv_usd),
+                      "-" if not math.isfinite(more) else f"${more:,.2f}",
+                      style="bold" if k == len(outcomes) - 1 else None, end_section=k == len(outcomes) - 2)
+    return table
 
 
 def hedging_section(analysis: Any) -> RenderableType:
@@ -159,7 +228,12 @@ def summary_sections(result: PlanResult, analysis: Any = None) -> list[Renderabl
     sections: list[RenderableType] = [outcome_section(result)]
     if result.has_plan:
         # What to sign today is the decision a reader acts on: it comes right after the outcome.
-        sections += [decisions_section(result), cost_section(result)]
+        sections.append(decisions_section(result))
+        if result.data.has_programs:  # funding efficiency is a decision too: buy efficiency or buy GPUs
+            sections.append(programs_section(result))
+        sections.append(cost_section(result))
+        if result.has_budget_view:
+            sections.append(budget_section(result))
         if analysis is not None:
             sections.append(hedging_section(analysis))
     warnings = result.warnings(about_status=False) if result.has_plan else []

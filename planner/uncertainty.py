@@ -35,6 +35,7 @@ from typing import Any
 
 import pandas as pd
 
+from planner.model.efficiency import FirstStagePlan
 from planner.model.tree import ALL_SCENARIOS
 from planner.results import PlanResult
 from planner.schema import DemandRow, Problem, Scenario
@@ -42,7 +43,9 @@ from planner.solver import Planner
 
 Progress = Callable[[str], None]
 LeasePlan = dict[tuple[str, int], int]
-"""A first-stage decision: (offer id, start month index) -> blocks signed (non-zero entries)."""
+"""A first-stage decision: (offer id, start month index) -> blocks signed (non-zero entries); a
+:class:`~planner.model.efficiency.FirstStagePlan` when it also funds first-stage efficiency programs."""
+PlanKey = tuple[frozenset[tuple[tuple[Any, ...], int]], frozenset[tuple[tuple[Any, ...], int]]]
 
 STOCHASTIC = "stochastic"
 MULTI_STAGE = "multi-stage"
@@ -153,8 +156,9 @@ def regret_grid(regret: pd.DataFrame) -> pd.DataFrame:
     return full.reset_index()[REGRET_COLUMNS]
 
 
-def _plan_key(plan: LeasePlan) -> frozenset[tuple[tuple[str, int], int]]:
-    return frozenset(plan.items())
+def _plan_key(plan: LeasePlan) -> PlanKey:
+    """Equal plans (leases, and first-stage programs when the plan names them) have equal keys."""
+    return FirstStagePlan(plan, getattr(plan, "programs", {})).key()
 
 
 def _finite_or_none(value: Any) -> Any:
@@ -168,9 +172,10 @@ def _nan_max(values: Sequence[float]) -> float:
 
 
 def _cost(result: PlanResult) -> float:
-    """A one-scenario solve's cost: its NPV, ``inf`` when infeasible, NaN when the solve failed."""
-    if result.has_plan and result.expected_cost_usd is not None:
-        return float(result.expected_cost_usd)
+    """A one-scenario, risk-neutral solve's cost: its objective (the NPV of cost; in budget mode minus the
+    value of tokens served less cash cost), ``inf`` when infeasible, NaN when the solve failed."""
+    if result.has_plan and result.objective_usd is not None:
+        return float(result.objective_usd)
     return math.inf if result.status == "infeasible" else math.nan
 
 
@@ -345,23 +350,25 @@ def analyse(problem: Problem, *, time_limit_seconds: float | None = None, mip_ga
         statuses[perfect_foresight(s)] = own[s].status
         best[s] = _cost(own[s])
 
+    # A plan is its leases and the first-stage programs it funds; recourse (per-scenario programs too)
+    # is re-optimised in every scenario.
     plans: dict[str, LeasePlan] = {}
     if stochastic.has_plan:
-        plans[STOCHASTIC] = stochastic.lease_plan()
+        plans[STOCHASTIC] = stochastic.first_stage_plan()
     if ev_result.has_plan:
-        plans[EXPECTED_VALUE] = ev_result.lease_plan()
+        plans[EXPECTED_VALUE] = ev_result.first_stage_plan()
     for s in scenarios:
         if own[s].has_plan:
-            plans[perfect_foresight(s)] = own[s].lease_plan()
-    multi_stage_plans = ({s: multi_stage.lease_plan(s) for s in scenarios}
-                         if multi_stage is not None and multi_stage.has_plan else {})
+            plans[perfect_foresight(s)] = own[s].first_stage_plan()
+    multi_stage_plans: dict[str, LeasePlan] = ({s: multi_stage.first_stage_plan(s) for s in scenarios}
+                                               if multi_stage is not None and multi_stage.has_plan else {})
     # (plan name, scenario) -> the leases met there: the same plan everywhere, or the world's own.
     met = {(name, s): plan for name, plan in plans.items() for s in scenarios}
     met.update({(MULTI_STAGE, s): plan for s, plan in multi_stage_plans.items()})
 
     # 4. Every plan in every scenario: fix its leases, re-solve the second stage (identical plans once).
-    known: dict[tuple[frozenset[tuple[tuple[str, int], int]], str], tuple[float, str]] = {
-        (_plan_key(own[s].lease_plan()), s): (best[s], own[s].status) for s in scenarios if own[s].has_plan
+    known: dict[tuple[PlanKey, str], tuple[float, str]] = {
+        (_plan_key(own[s].first_stage_plan()), s): (best[s], own[s].status) for s in scenarios if own[s].has_plan
     }
     names = {(_plan_key(plan), s): name for (name, s), plan in reversed(list(met.items()))}
     pending = [key for key in dict.fromkeys((_plan_key(plan), s) for (_, s), plan in met.items()) if key not in known]
@@ -369,7 +376,7 @@ def analyse(problem: Problem, *, time_limit_seconds: float | None = None, mip_ga
         label = f"plan costs {i}/{len(pending)}: plan '{names[key, s]}' in scenario {s}"
         say(label)
         planners[s].progress = tagged(label)
-        planners[s].fix_leases(dict(key))
+        planners[s].fix_leases(FirstStagePlan.from_key(key))
         result = planners[s].solve(**options)
         known[key, s] = (_cost(result), result.status)
     for planner in planners.values():
@@ -440,4 +447,11 @@ def _notes(analysis: UncertaintyAnalysis) -> list[str]:
             f"{r.plan} in {r.scenario} ({r.status})" for r in bad.itertuples()))
     if len(analysis.problem.scenarios) == 1:
         notes.append("one scenario: VSS and EVPI are zero by definition")
+    settings = analysis.problem.settings
+    if settings.objective == "max_value_within_budget":
+        notes.append("budget mode: every cost is minus the value (cash cost and goodwill less the revenue of tokens "
+                     "served, NPV), so lower is better as for costs")
+    if analysis.problem.efficiency_programs:
+        notes.append("a plan is its leases and the first-stage efficiency programs it funds; per-scenario programs "
+                     "are recourse, re-decided in every scenario")
     return notes

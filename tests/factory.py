@@ -20,6 +20,7 @@ from planner.schema import (
     Commitment,
     Credit,
     DemandRow,
+    EfficiencyProgram,
     GpuType,
     LeaseOffer,
     OnDemand,
@@ -104,6 +105,7 @@ def tiny(demand_gpus: Sequence[float] | Mapping[str, Sequence[float]], *,
          commitments: Sequence[Commitment] = (),
          policies: Sequence[Policy] = (),
          policy_effects: Sequence[PolicyEffect] = (),
+         programs: Sequence[EfficiencyProgram] = (),
          revenue: float = 100.0,
          unserved_allowed: bool = True,
          power_cap_mw: float = 1000.0,
@@ -143,6 +145,22 @@ def tiny(demand_gpus: Sequence[float] | Mapping[str, Sequence[float]], *,
         credits=list(credits),
         policies=list(policies),
         policy_effects=list(policy_effects),
+        efficiency_programs=list(programs),
+    )
+
+
+def program(program_id: str = "P", *, multiplier: float | None = 2.0, new_mfu: float | None = None,
+            earliest: int = 0, latest: int | None = None, delay: int = 0, one_off: float = 0.0, monthly: float = 0.0,
+            decided: str = "first_stage", gpu_types: Sequence[str] = (), workloads: Sequence[str] = ()
+            ) -> EfficiencyProgram:
+    """An efficiency program startable from month index ``earliest`` (to ``latest``, default: as late as it
+    still takes effect), in service ``delay`` months after its start; by default it doubles throughput
+    (``multiplier`` 2) of every pair, which halves the GPUs a workload needs."""
+    return EfficiencyProgram(
+        program_id=program_id, gpu_types=list(gpu_types), workloads=list(workloads),
+        mfu_multiplier=None if new_mfu is not None else multiplier, new_mfu=new_mfu,
+        earliest_start_month=month(earliest), latest_start_month=None if latest is None else month(latest),
+        effect_delay_months=delay, one_off_cost_usd=one_off, cost_usd_per_month=monthly, decided=decided,
     )
 
 

@@ -55,7 +55,7 @@ def repriced_scenario_costs_usd(result) -> dict[str, float]:
     """Scenario -> NPV of the plan priced from the input: the lease and commitment payments of the
     scenario's world in the months that count, on-demand GPUs x price x hours, less credits applied,
     throttled tokens (demand x the share the policy in force turns away) and unserved tokens at their
-    value, goodwill of the policy."""
+    value, goodwill of the policy, the efficiency programs each world funds."""
     problem = result.problem
     settings = problem.settings
     hours = settings.hours_per_month
@@ -79,6 +79,12 @@ def repriced_scenario_costs_usd(result) -> dict[str, float]:
         costs[r.scenario] -= r.applied_usd * discount(r.month)
     for (s, label), policy in policy_in_force.items():
         costs[s] += goodwill[policy] * discount(label)
+    programs = {p.program_id: p for p in problem.efficiency_programs}
+    for r in result.programs_by_scenario().itertuples():  # funded programs: one-off, then every month to the end
+        if r.funded:
+            program, start = programs[r.program_id], problem.month_index(r.start_month)
+            costs[r.scenario] += program.one_off_cost_usd * problem.discount_factor(start) + sum(
+                program.cost_usd_per_month * problem.discount_factor(t) for t in range(start, settings.months))
     for s in result.data.scenarios:
         for w in problem.workloads:
             for t, tokens in enumerate(problem.demand_tokens(s, w.name)):

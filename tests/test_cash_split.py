@@ -88,12 +88,14 @@ def test_cash_and_demand_not_served_by_hand(hand: PlanResult) -> None:
 def test_split_covers_every_cost_category(hand: PlanResult) -> None:
     """Cash + demand not served is every category, on an instance with throttling and goodwill too."""
     assert set(SPEND_CATEGORIES) | set(DEMAND_NOT_SERVED_CATEGORIES) == {
-        "leases", "upfront", "commitments", "on_demand", "credits", "throttling", "unserved", "goodwill"}
+        "leases", "upfront", "commitments", "on_demand", "credits", "efficiency", "throttling", "unserved", "goodwill"}
+    assert not set(SPEND_CATEGORIES) & set(DEMAND_NOT_SERVED_CATEGORIES)
     result = solve(tiny_problem())
     by_category = result.npv_by_scenario().set_index("scenario")
     assert (by_category["throttling_usd"] > 0).all() and (by_category["goodwill_usd"] > 0).all()
     split = result.cash_and_economic_costs().set_index("scenario").drop(index="expected")
-    cash = sum(by_category[f"{c}_usd"] for c in SPEND_CATEGORIES)
+    # no efficiency programs here: their column is not shown
+    cash = sum(by_category[f"{c}_usd"] for c in SPEND_CATEGORIES if c != "efficiency")
     not_served = sum(by_category[f"{c}_usd"] for c in DEMAND_NOT_SERVED_CATEGORIES)
     assert split["cash_npv_usd"].tolist() == pytest.approx(cash.tolist(), rel=REL)
     assert split["demand_not_served_npv_usd"].tolist() == pytest.approx(not_served.tolist(), rel=REL)

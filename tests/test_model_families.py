@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyomo.environ as pyo
 import pytest
-from factory import GPU, SITE, WORKLOAD, cloud, commitment, credit, lease, month, realistic, tiny
+from factory import GPU, SITE, WORKLOAD, cloud, commitment, credit, lease, month, program, realistic, tiny
 from pyomo.repn.standard_repn import generate_standard_repn
 
 from planner.model import FAMILIES, build_model
@@ -272,15 +272,31 @@ def test_every_family_carries_its_math() -> None:
             assert ".. math::" in doc, define.__name__
 
 
+EXPRESSIONS_NAMED = {"program_in_effect", "program_supply_ttok", "cash_spend_musd", "revenue_served_musd",
+                     "scenario_value_musd", "installed_kgpu", "scenario_cost_musd", "node_cost_musd"}
+"""Expressions the formulation document must name too (the rest are named where they are used)."""
+
+
+def with_programs(problem):
+    """``problem`` with a first-stage and a per-scenario efficiency program."""
+    programs = [program("batching", new_mfu=0.18, earliest=1, delay=2, one_off=1e7, monthly=1e6),
+                program("kernels", multiplier=1.2, workloads=["chat"], delay=1, one_off=5e7, decided="per_scenario")]
+    return problem.model_validate({**problem.model_dump(), "efficiency_programs": [p.model_dump() for p in programs]})
+
+
 def test_formulation_document_names_every_model_component() -> None:
     """Every variable, constraint and cost expression of a model with every family active is named
     in models/procurement.md (same names as the code)."""
     if not FORMULATION.exists():
         pytest.skip("models/procurement.md is missing")
     text = FORMULATION.read_text(encoding="utf-8")
-    m = build_model(realistic(6, max_total_commitment_usd=1e10, max_provider_share=0.9, cvar_weight=0.2))
-    names = {c.name for ctype in (pyo.Var, pyo.Constraint) for c in m.component_objects(ctype)}
-    names |= {term.component for term in m.cost_terms}
+    names: set[str] = set()
+    for problem in (realistic(6, max_total_commitment_usd=1e10, max_provider_share=0.9, cvar_weight=0.2),
+                    with_programs(realistic(6, max_cash_spend_usd=5e9, objective="max_value_within_budget"))):
+        m = build_model(problem)
+        names |= {c.name for ctype in (pyo.Var, pyo.Constraint, pyo.Expression) for c in m.component_objects(ctype)
+                  if ctype is not pyo.Expression or c.name in EXPRESSIONS_NAMED}
+        names |= {term.component for term in m.cost_terms}
     missing = sorted(n for n in names if f"`{n}" not in text)
     assert not missing, f"not in {FORMULATION.name}: {missing}"
 

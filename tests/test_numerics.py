@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pyomo.environ as pyo
 import pytest
-from factory import cloud, commitment, credit, lease, realistic, tiny
+from factory import cloud, commitment, credit, lease, program, realistic, tiny
 from pyomo.repn.standard_repn import generate_standard_repn
 from typer.testing import CliRunner
 
@@ -22,8 +22,10 @@ from planner.schema import Policy, PolicyEffect, Problem
 from planner.workbook import load, load_details, write_problem
 
 ROOT = Path(__file__).resolve().parent.parent
-DEMAND_DRIVEN = {("demand_balance", "policy_on"), ("policy_admission", "policy_on"), ("cvar_excess_def", "policy_on")}
-"""(constraint family, variable) whose coefficient is demand: it counts for the largest only."""
+DEMAND_DRIVEN = {("demand_balance", "policy_on"), ("policy_admission", "policy_on"), ("cvar_excess_def", "policy_on"),
+                 ("program_effect", "program_start"), ("program_peak", "program_start")}
+"""(constraint family, variable) whose coefficient is demand (a program's largest peak, or its big-M, which is
+at most the GPUs demand needs): it counts for the largest only."""
 
 
 def built_range(problem: Problem) -> tuple[float, float]:
@@ -41,6 +43,14 @@ def built_range(problem: Problem) -> tuple[float, float]:
     return smallest, largest
 
 
+def with_programs(problem: Problem, *programs) -> Problem:
+    """``problem`` with efficiency programs added (validated again)."""
+    return problem.model_validate({**problem.model_dump(), "efficiency_programs": [p.model_dump() for p in programs]})
+
+
+REALISTIC_PROGRAMS = (program("batching", new_mfu=0.18, earliest=1, delay=2, one_off=1e7, monthly=1e6),
+                      program("kernels", multiplier=1.2, workloads=["chat"], delay=1, one_off=5e7,
+                              decided="per_scenario"))
 CASES = {
     "realistic": lambda: realistic(6),
     "cvar, provider share, budget": lambda: realistic(6, cvar_weight=0.3, max_provider_share=0.6,
@@ -56,6 +66,20 @@ CASES = {
         policies=[Policy(name="a"), Policy(name="b", goodwill_cost_usd_per_month=10)],
         policy_effects=[PolicyEffect(policy="b", workload="chat", admitted_fraction=0.5,
                                      peak_to_average_multiplier=0.3)], cvar_weight=0.5, max_provider_share=0.9),
+    "programs, cash budget, cvar": lambda: with_programs(
+        realistic(6, max_cash_spend_usd=5e9, cvar_weight=0.3, max_total_commitment_usd=5e9), *REALISTIC_PROGRAMS),
+    "budget mode with cvar and programs": lambda: with_programs(
+        realistic(6, objective="max_value_within_budget", max_cash_spend_usd=2e9, cvar_weight=0.5),
+        *REALISTIC_PROGRAMS),
+    "tiny program, cash budget on every kind of spend": lambda: tiny(
+        [10.0] * 4, offers=[lease(term=4, upfront=1e3, lead_time=1, earliest=1)],
+        credits=[credit(amount=1e4, expiry=2)], commitments=[commitment(gpus=5, start=0, end=1, price=1.0)],
+        programs=[program(one_off=1e3, monthly=10.0, delay=1)], max_cash_spend_usd=1e6, cvar_weight=0.5),
+    "budget mode, policies with goodwill": lambda: tiny(
+        [10.0] * 4, offers=[lease(term=2)],
+        policies=[Policy(name="a"), Policy(name="b", goodwill_cost_usd_per_month=1)],
+        policy_effects=[PolicyEffect(policy="b", workload="chat", admitted_fraction=0.5)], cvar_weight=0.5,
+        objective="max_value_within_budget", max_total_commitment_usd=1e6),
 }
 
 
@@ -119,3 +143,14 @@ def test_between_the_thresholds_the_input_loads_with_a_warning(tmp_path: Path) -
     solved = CliRunner().invoke(app, ["solve", str(path), "--json", "--no-report"])
     assert solved.exit_code == EXIT_OK
     assert {w["cell"] for w in json.loads(solved.stdout)["input_warnings"]} == {"B8", "F2", "E2"}
+
+
+def test_a_program_that_barely_helps_is_named_as_the_smallest_coefficient() -> None:
+    """A multiplier of 1.0001 adds 2.6e-4 Ttok per kGPU-month: below the 1e-3 band, its cell is the culprit
+    once the range passes the warning threshold (here with a 1e4-GPU pool block: 10 kGPU)."""
+    problem = tiny([10.0] * 4, offers=[lease(term=4)], programs=[program(multiplier=1.0001)])
+    scaling = check_scaling(problem)
+    assert scaling.smallest is not None and scaling.smallest.family == "throughput"
+    assert scaling.smallest.value == pytest.approx(2.628 * 1e-4, rel=1e-6)
+    assert scaling.smallest.sources[0].column == "mfu_multiplier"
+    assert (scaling.smallest.value, scaling.largest.value) == pytest.approx(built_range(problem), rel=1e-9)

@@ -20,7 +20,7 @@ import planner.excel.writer as writer
 import planner.report.plan as plan_report
 from planner.errors import InputError
 from planner.report import column_label, default_report_path, write_report
-from planner.results import COST_CATEGORIES, PlanResult
+from planner.results import PlanResult
 from planner.schema import (
     Credit,
     GpuType,
@@ -257,7 +257,7 @@ def test_costs_add_up_to_the_objective(report_path: Path, workbook: openpyxl.Wor
     tolerance = max(result.mip_gap or 0.0, 1e-6) * abs(result.objective_usd) + 1.0
     assert expected == pytest.approx(result.expected_cost_usd, abs=tolerance)
     assert expected == pytest.approx(result.objective_usd, abs=tolerance)  # no CVaR: objective = expected cost
-    categories = [column_label(f"{c}_usd") for c in COST_CATEGORIES]
+    categories = [column_label(f"{c}_usd") for c in result.cost_categories()]
     assert (npv[categories].sum(axis=1) - npv["NPV (USD)"]).abs().max() < 1e-3
     detail = read_table(report_path, workbook, "Costs", "Costs_Detail")
     by_scenario = detail.groupby("Scenario")["Discounted (USD, NPV)"].sum()

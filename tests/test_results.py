@@ -19,6 +19,7 @@ from repricing import (
     signed_payments_usd,
 )
 
+from planner.programs import throughput_factor
 from planner.schema import Problem
 from planner.solver import solve
 
@@ -87,11 +88,13 @@ def test_example_pinned(example_result) -> None:
 
     History: 22,720,040,786 USD; 4,647 variables (594 integer), 3,183 constraints (multi-stage example;
     its two-stage form, with no lead times, is pinned to the model before plans learned in
-    test_multistage.py).
+    test_multistage.py). Then 13,092,534,325 USD (within the 0.1% gap of the optimum);
+    6,693 variables (759 integer), 6,843 constraints: the two efficiency programs (their starts, improved
+    GPUs, program_effect / program_peak / program_split rows), and mip_gap 1e-3.
     """
     result = example_result
-    assert result.objective_usd == pytest.approx(22_720_040_786.0, rel=2 * result.problem.settings.mip_gap)
-    assert (result.num_variables, result.num_integer_variables, result.num_constraints) == (4647, 594, 3183)
+    assert result.objective_usd == pytest.approx(13_092_534_325.0, rel=2 * result.problem.settings.mip_gap)
+    assert (result.num_variables, result.num_integer_variables, result.num_constraints) == (6693, 759, 6843)
 
 
 # ---- capacity and leases ---------------------------------------------------------------------------------
@@ -163,8 +166,9 @@ def test_on_demand_within_caps(result) -> None:
 
 
 def test_served_tokens_have_the_throughput_they_need(result) -> None:
-    """Per scenario, month and workload: tokens/s x hours x 3600 of the GPUs serving it covers the
-    served tokens x peak-to-average ratio x the peak multiplier of the policy in force."""
+    """Per scenario, month and workload: tokens/s x hours x 3600 of the GPUs serving it (plus what the
+    efficiency programs in effect add on the GPUs they improve) covers the served tokens x peak-to-average
+    ratio x the peak multiplier of the policy in force."""
     problem = result.problem
     seconds = problem.settings.hours_per_month * 3600.0
     supply: dict[tuple[str, int, str], float] = {}
@@ -175,6 +179,10 @@ def test_served_tokens_have_the_throughput_they_need(result) -> None:
     for (s, t, w, c), kgpu in result.raw["od_serving"].items():
         rate = problem.tokens_per_second_per_gpu(od_type[c], w)
         supply[s, t, w] = supply.get((s, t, w), 0.0) + kgpu * 1000.0 * rate * seconds
+    programs = {p.program_id: p for p in problem.efficiency_programs}
+    for (p, s, t, w, g), kgpu in result.raw.get("gpus_improved", {}).items():  # what programs in effect add
+        gain = (throughput_factor(problem, programs[p], g, w) - 1.0) * problem.tokens_per_second_per_gpu(g, w)
+        supply[s, t, w] = supply.get((s, t, w), 0.0) + kgpu * 1000.0 * gain * seconds
     policy = {(r.scenario, month_index(result, r.month)): r.policy for r in result.policies().itertuples()}
     ratio = {w.name: w.peak_to_average_ratio for w in problem.workloads}
     for row in result.tokens().itertuples():
@@ -343,7 +351,9 @@ def test_objective_within_gap_of_the_best_bound(result) -> None:
     objective, bound = result.objective_usd, result.best_bound_usd
     scale = max(abs(objective), 1.0)
     assert bound <= objective + 1e-9 * scale
-    assert (objective - bound) / scale <= result.mip_gap + 1e-9
+    # The solver's gap includes the tie-break (a few USD per GPU-month, left out of both figures here)
+    # in its denominator: the two gaps differ by that share of the objective.
+    assert (objective - bound) / scale <= result.mip_gap * (1 + 1e-4) + 1e-9
     assert result.mip_gap <= result.problem.settings.mip_gap + 1e-9
 
 

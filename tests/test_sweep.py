@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from factory import cloud, lease, realistic, tiny
+from factory import cloud, lease, program, realistic, tiny
 
 import planner
 from planner.errors import InputError
@@ -270,7 +270,9 @@ IN_PLACE = [
     "Demand[*].tokens_per_month*=1.1", "Workloads[*].base_tokens_per_month*=1.1",
     "Scenarios[*].growth_multiple_per_year*=1.1", "Sites[*].power_cap_mw*=1.1", "SitePower[*].power_cap_mw*=1.1",
     "Credits[*].amount_usd*=1.1", "Settings.max_total_commitment_usd*=1.1", "Settings.time_limit_seconds=5",
-    "Settings.mip_gap=0.01",
+    "Settings.mip_gap=0.01", "Settings.max_cash_spend_usd*=1.1",
+    "EfficiencyPrograms[*].one_off_cost_usd+=1e6", "EfficiencyPrograms[*].cost_usd_per_month+=1e5",
+    "EfficiencyPrograms[batching].mfu_multiplier=1.5", "EfficiencyPrograms[rewrite].new_mfu=0.3",
 ]
 REBUILD = [
     "Scenarios[80x].probability=0.3", "Settings.discount_rate_per_year=0.05", "LeaseOffers[*].term_months+=1",
@@ -289,7 +291,10 @@ def test_the_ordering_hint_lists_exactly_the_in_place_columns() -> None:
 
 @pytest.fixture(scope="module")
 def budget_planner() -> tuple[planner.Problem, planner.Planner]:
-    problem = realistic(6, max_total_commitment_usd=1e11)
+    programs = [program("batching", multiplier=1.3, earliest=1, one_off=5e6, monthly=1e6),
+                program("rewrite", multiplier=None, new_mfu=0.25, earliest=2, delay=2, one_off=2e7)]
+    problem = realistic(6, max_total_commitment_usd=1e11, max_cash_spend_usd=1e11)
+    problem = planner.Problem.model_validate({**problem.model_dump(), "efficiency_programs": programs})
     return problem, planner.Planner(problem)
 
 

@@ -262,7 +262,7 @@ def test_the_formulation_marks_exactly_the_mutable_parameters() -> None:
     text = (Path(__file__).resolve().parent.parent / "models" / "procurement.md").read_text(encoding="utf-8")
     cells = [cell for line in text.splitlines() if line.startswith("|") for cell in line.split("|")]
     marked = {name for cell in cells if "*(mutable)*" in cell for name in re.findall(r"`(\w+)`", cell)}
-    model = build_model(realistic(6, max_total_commitment_usd=1e10))
+    model = build_model(realistic(6, max_total_commitment_usd=1e10, max_cash_spend_usd=1e10))
     mutable = {param.name for param in model.component_objects(pyo.Param) if param.mutable}
     assert marked == mutable
 

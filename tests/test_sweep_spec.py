@@ -381,7 +381,7 @@ def test_row_errors_name_the_cell() -> None:
         "(e.g. 2.0:3.2:7)",
         "Sweeps!E6 (column): found 'mfu'; expected a Settings column (first_month, months, discount_rate_per_year, "
         "hours_per_month, default_mfu, max_total_commitment_usd, max_provider_share, count_payments_beyond_horizon, "
-        "cvar_weight, cvar_alpha, time_limit_seconds, mip_gap, reveal_month)",
+        "cvar_weight, cvar_alpha, time_limit_seconds, mip_gap, reveal_month, objective, max_cash_spend_usd)",
     ]
 
 

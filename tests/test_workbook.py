@@ -300,10 +300,11 @@ def test_settings_unknown_repeated_and_missing_parameters(tmp_path: Path) -> Non
         "Settings!A15": "mip_gap", "Settings!B15": 0.01,
     })
     found = by_cell(issues(path))
-    assert set(found) == {"Settings!A14", "Settings!A15", "Settings!A16"}
+    # A missing parameter is reported below the table's last row (16: max_cash_spend_usd).
+    assert set(found) == {"Settings!A14", "Settings!A15", "Settings!A17"}
     assert found["Settings!A14"].expected.startswith("one of the parameters first_month, months")
     assert found["Settings!A15"].expected == "each parameter once (mip_gap is also at B13)"
-    assert found["Settings!A16"].found == "no months row"
+    assert found["Settings!A17"].found == "no months row"
 
 
 # ---- unsafe or broken files ---------------------------------------------------------------------

@@ -10,7 +10,13 @@ from typing import Any
 import pyomo.environ as pyo
 
 from planner.model.capacity import define_capacity, define_on_demand
-from planner.model.costs import define_budget, define_objective, define_provider_share
+from planner.model.costs import (
+    define_budget,
+    define_cash_budget,
+    define_objective,
+    define_provider_share,
+    define_value,
+)
 from planner.model.credits import define_credits
 from planner.model.data import ModelData, prepare
 from planner.model.demand import (
@@ -19,6 +25,7 @@ from planner.model.demand import (
     define_throughput,
     define_unserved_cost,
 )
+from planner.model.efficiency import define_program_effects, define_program_starts
 from planner.model.leases import (
     define_lease_costs,
     define_lease_terms,
@@ -32,7 +39,8 @@ from planner.schema import Problem
 Family = Callable[..., None]
 """``define_<family>(m, d, *, <component>...)``: the keyword-only parameters name the components of
 other families it uses; ``build_model`` passes them from the model, so a dependency is stated, not
-implied by the order of ``FAMILIES``."""
+implied by the order of ``FAMILIES``. A keyword with a default (None) names an optional component,
+passed when the model has it (``program_supply_ttok`` exists only with efficiency programs)."""
 
 
 def define_sets(m: pyo.ConcreteModel, d: ModelData) -> None:
@@ -61,14 +69,19 @@ FAMILIES: list[Family] = [
     define_demand_variables,
     define_policy_choice,
     define_demand_balance,
+    # efficiency programs: funding that raises throughput from a month on
+    define_program_starts,
+    define_program_effects,
     define_throughput,
     define_throttling,
     define_unserved_cost,
     define_power,
     define_credits,
-    # budget, risk and the objective
+    # budgets, risk and the objective (cost, or in budget mode minus the value of tokens served)
     define_budget,
     define_provider_share,
+    define_cash_budget,
+    define_value,
     define_objective,
 ]
 """The model, in order. Each family is a function ``(model, data, *, needs) -> None`` documented with its
@@ -107,6 +120,8 @@ def family_inputs(m: pyo.ConcreteModel, define: Family) -> dict[str, Any]:
         if parameter.kind is not inspect.Parameter.KEYWORD_ONLY:
             continue
         component = m.component(name)
+        if component is None and parameter.default is not inspect.Parameter.empty:
+            continue  # optional: the family's default stands in
         if component is None:
             raise LookupError(f"{define.__name__} needs '{name}', which no family before it in FAMILIES defines")
         inputs[name] = component
@@ -121,8 +136,18 @@ SWEEPABLE_PARAMS: dict[str, str] = {
     "demand_ttok": "demand_ttok",
     "power_cap_mw": "power_cap_mw",
     "credit_amount_musd": "credit_amount_musd",
+    "program_one_off_musd": "program_one_off_musd",
+    "program_monthly_musd": "program_monthly_musd",
+    "program_gain_ttok_per_kgpu_month": "program_gain_ttok_per_kgpu_month",
+    "program_bigm_kgpu": "program_bigm_kgpu",
+    "program_rate_ttok_per_kgpu_month": "program_rate_ttok_per_kgpu_month",
+    "program_peak_ttok": "program_peak_ttok",
 }
-"""Model Param name -> ModelData field: the numbers a sweep may change without a rebuild."""
+"""Model Param name -> ModelData field: the numbers a sweep may change without a rebuild. The program
+gain, big-M and peak follow from MFU, throughput, demand, policies, power and on-demand caps: ``prepare`` recomputes
+them with those."""
+SWEEPABLE_SCALARS = ("max_total_commitment_musd", "max_cash_spend_musd")
+"""Scalar budget Params (same name in the model and ModelData), set when the budget exists."""
 
 
 def update_parameters(m: pyo.ConcreteModel, problem: Problem) -> bool:
@@ -136,7 +161,8 @@ def update_parameters(m: pyo.ConcreteModel, problem: Problem) -> bool:
     new.elastic = old.elastic
     if new.structure_key() != old.structure_key():
         return False
-    fixed_fields = set(vars(old)) - set(SWEEPABLE_PARAMS.values()) - {"max_total_commitment_musd"}
+    budgets = set(SWEEPABLE_SCALARS)
+    fixed_fields = set(vars(old)) - set(SWEEPABLE_PARAMS.values()) - budgets
     if any(getattr(old, f) != getattr(new, f) for f in fixed_fields):
         return False
     for param_name, field_name in SWEEPABLE_PARAMS.items():
@@ -144,7 +170,8 @@ def update_parameters(m: pyo.ConcreteModel, problem: Problem) -> bool:
         values = getattr(new, field_name)
         for index in param:
             param[index] = values[index]
-    if new.max_total_commitment_musd is not None:
-        m.max_total_commitment_musd = new.max_total_commitment_musd
+    for name in budgets:
+        if getattr(new, name) is not None:
+            getattr(m, name).set_value(getattr(new, name))
     m.data = new
     return True

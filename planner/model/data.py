@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 from planner.model.tree import ScenarioTree
+from planner.programs import improved_pairs, largest_peak_tokens, program_columns, program_starts, throughput_factor
 from planner.schema import Problem
 
 GPUS_PER_UNIT = 1_000.0
@@ -113,6 +115,29 @@ class ModelData:
     cvar_weight: float
     cvar_alpha: float
 
+    # Efficiency programs: start decisions per (owner, program, start month), the owner being the node
+    # in force in the start month (first stage) or the scenario (per scenario); the (GPU type, workload)
+    # pairs each improves, the throughput it adds per kGPU-month, the improved-GPU columns
+    # (program, scenario, month, workload, GPU type) with their big-M, and the largest peak (Ttok per
+    # month) of each (scenario, month, workload) that has such columns.
+    programs: list[str]
+    program_first_stage: dict[str, bool]
+    program_starts: list[tuple[str, int]]
+    program_decisions: list[tuple[str, str, int]]
+    program_delay_months: dict[str, int]
+    program_one_off_musd: dict[str, float]
+    program_monthly_musd: dict[str, float]
+    program_pairs: list[tuple[str, str, str]]
+    program_gain_ttok_per_kgpu_month: dict[tuple[str, str, str], float]
+    program_serving: list[tuple[str, str, int, str, str]]
+    program_bigm_kgpu: dict[tuple[str, str, int, str, str], float]
+    program_rate_ttok_per_kgpu_month: dict[tuple[str, str, str], float]
+    program_peak_ttok: dict[tuple[str, int, str], float]
+
+    # What the plan optimises, and the optional cash budget (nominal MUSD in the horizon, per scenario).
+    objective: str
+    max_cash_spend_musd: float | None
+
     elastic: bool = False
     """Diagnosis mode: forbidden unserved demand and budget overruns become penalised slack."""
 
@@ -143,6 +168,26 @@ class ModelData:
         """The CVaR variables, ``cvar_excess_def`` rows and ``cvar_musd`` are built."""
         return self.cvar_weight > 0
 
+    @property
+    def has_programs(self) -> bool:
+        """The efficiency-program columns, rows and cost (``program_start``, ...) are built."""
+        return bool(self.program_starts)
+
+    @property
+    def has_cash_budget(self) -> bool:
+        """The ``cash_budget`` rows (with ``cash_overrun_musd`` when diagnosing) are built."""
+        return self.max_cash_spend_musd is not None
+
+    @property
+    def maximises_value(self) -> bool:
+        """Budget mode: the objective is the value of tokens served less cash cost (``scenario_value_musd``)."""
+        return self.objective == "max_value_within_budget"
+
+    def program_owner(self, scenario: str, program: str, start: int) -> str:
+        """Who decides the start of ``program`` in month ``start`` for ``scenario``: the node in force then
+        (first stage, shared by the scenarios not yet told apart) or the scenario itself (per scenario)."""
+        return self.tree.node_of(scenario, start) if self.program_first_stage[program] else scenario
+
     def structure_key(self) -> tuple[object, ...]:
         """Everything that shapes the model's index sets; equal keys mean parameters alone changed."""
         return (
@@ -164,6 +209,10 @@ class ModelData:
             self.max_provider_share is None,
             self.cvar_weight > 0,
             tuple(sorted(self.offer_min_blocks.items())),
+            tuple(self.program_decisions),
+            tuple(self.program_serving),
+            self.objective,
+            self.max_cash_spend_musd is None,
         )
 
 
@@ -249,6 +298,8 @@ def prepare(problem: Problem, scenarios: list[str] | None = None) -> ModelData:
         for c in problem.credits
     }
 
+    programs = _program_data(problem, tree, list(probability), throughput)
+
     return ModelData(
         months=months,
         month_labels=problem.month_labels,
@@ -319,4 +370,44 @@ def prepare(problem: Problem, scenarios: list[str] | None = None) -> ModelData:
         max_provider_share=s.max_provider_share,
         cvar_weight=s.cvar_weight,
         cvar_alpha=s.cvar_alpha,
+        objective=s.objective,
+        max_cash_spend_musd=None if s.max_cash_spend_usd is None else s.max_cash_spend_usd / USD_PER_UNIT,
+        **programs,
     )
+
+
+def _program_data(problem: Problem, tree: ScenarioTree, scenarios: list[str],
+                  throughput: dict[tuple[str, str], float]) -> dict[str, Any]:
+    """The efficiency-program fields of :class:`ModelData` (see ``models/procurement.md``, Efficiency
+    programs): start windows and decisions, improved pairs and their gain, and the improved-GPU columns
+    with the tightest big-M the data gives each (:func:`planner.programs.program_columns`)."""
+    programs = list(problem.efficiency_programs)
+    starts: list[tuple[str, int]] = []
+    decisions: list[tuple[str, str, int]] = []
+    for p in programs:
+        for k in program_starts(problem, p):
+            starts.append((p.program_id, k))
+            owners = tree.groups(k) if p.decided == "first_stage" else scenarios
+            decisions += [(owner, p.program_id, k) for owner in owners]
+    pairs = [(p.program_id, g, w) for p in programs for g, w in improved_pairs(problem, p)]
+    rows = {p.program_id: p for p in programs}
+    chosen = set(scenarios)
+    columns = {key: gpus / GPUS_PER_UNIT for key, gpus in program_columns(problem).items() if key[1] in chosen}
+    peaks = largest_peak_tokens(problem)
+    return {
+        "programs": [p.program_id for p in programs],
+        "program_first_stage": {p.program_id: p.decided == "first_stage" for p in programs},
+        "program_starts": starts,
+        "program_decisions": decisions,
+        "program_delay_months": {p.program_id: p.effect_delay_months for p in programs},
+        "program_one_off_musd": {p.program_id: p.one_off_cost_usd / USD_PER_UNIT for p in programs},
+        "program_monthly_musd": {p.program_id: p.cost_usd_per_month / USD_PER_UNIT for p in programs},
+        "program_pairs": pairs,
+        "program_gain_ttok_per_kgpu_month": {
+            (p, g, w): throughput[g, w] * (throughput_factor(problem, rows[p], g, w) - 1.0) for p, g, w in pairs},
+        "program_rate_ttok_per_kgpu_month": {
+            (p, g, w): throughput[g, w] * throughput_factor(problem, rows[p], g, w) for p, g, w in pairs},
+        "program_serving": list(columns),
+        "program_bigm_kgpu": columns,
+        "program_peak_ttok": {(s, t, w): peaks[s, w][t] / TOKENS_PER_UNIT for _, s, t, w, _ in columns},
+    }

@@ -53,15 +53,17 @@ def define_demand_balance(m: pyo.ConcreteModel, d: ModelData, *, served_ttok: py
 
 
 def define_throughput(m: pyo.ConcreteModel, d: ModelData, *, gpus_serving: pyo.Var, od_serving: pyo.Var,
-                      served_ttok: pyo.Var) -> None:
+                      served_ttok: pyo.Var, program_supply_ttok: pyo.Expression | None = None) -> None:
     r"""GPUs serving a workload must deliver its peak token rate (capacity is sized for the peak).
 
     .. math:: \sum_{g,l} \theta_{g,w}\,\mathit{gpus\_serving}_{s,t,w,g,l}
               + \sum_{c} \theta_{g(c),w}\,\mathit{od\_serving}_{s,t,w,c}
+              + \mathit{program\_supply\_ttok}_{s,t,w}
               \ge \sum_p \rho_w\,\mu_{p,w}\,\mathit{served\_ttok}_{s,t,w,p}
 
     :math:`\theta` is Ttok per kGPU-month at full rate (tokens/s x hours x 3600), :math:`\rho_w` the
-    peak-to-average ratio and :math:`\mu_{p,w}` the policy's multiplier on it.
+    peak-to-average ratio and :math:`\mu_{p,w}` the policy's multiplier on it. ``program_supply_ttok``
+    is what efficiency programs in effect add (only with programs; see ``define_program_effects``).
     """
     m.THROUGHPUT_PAIRS = pyo.Set(initialize=sorted(d.throughput_ttok_per_kgpu_month), dimen=2, ordered=True)
     m.throughput_ttok_per_kgpu_month = pyo.Param(
@@ -81,6 +83,8 @@ def define_throughput(m: pyo.ConcreteModel, d: ModelData, *, gpus_serving: pyo.V
                      for g, site in leased[t, w])
         supply += sum(m.throughput_ttok_per_kgpu_month[d.od_gpu_type[c], w] * od_serving[s, t, w, c]
                       for c in cloud[w])
+        if program_supply_ttok is not None and (s, t, w) in program_supply_ttok:
+            supply += program_supply_ttok[s, t, w]
         peak = sum(d.peak_to_average[w] * d.peak_multiplier[p, w] * served_ttok[s, t, w, p]
                    for p in d.policies)
         if isinstance(supply, int):

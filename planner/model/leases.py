@@ -20,6 +20,7 @@ import pyomo.environ as pyo
 
 from planner.model.costs import add_cost_term
 from planner.model.data import ModelData
+from planner.model.efficiency import program_fixings
 
 
 def define_lease_variables(m: pyo.ConcreteModel, d: ModelData) -> None:
@@ -214,7 +215,8 @@ def lease_fixings(m: pyo.ConcreteModel, blocks: Mapping[tuple[Any, ...], float])
     ``blocks`` maps (offer, start month index) to the blocks every scenario's world signs (the same plan
     in every world: each node's decision for that start), or (node, offer, start month index) to one
     node's decision. Decisions not named are 0; ``offer_used[n, o]`` is 1 where the blocks its
-    scenarios sign of offer o add up to more than 0.
+    scenarios sign of offer o add up to more than 0. A :class:`~planner.model.efficiency.FirstStagePlan`
+    also fixes the first-stage program starts it names (the others to 0).
     """
     d: ModelData = m.data
     by_node = bool(blocks) and len(next(iter(blocks))) == 3
@@ -229,4 +231,7 @@ def lease_fixings(m: pyo.ConcreteModel, blocks: Mapping[tuple[Any, ...], float])
     for (n, o), var in m.offer_used.items():
         total = sum(values[key] for key in signed_on_path(d, n, starts[o]))
         fixings.append((var, 1.0 if total > 0 else 0.0))
+    programs = getattr(blocks, "programs", None)  # a FirstStagePlan fixes its program starts too
+    if programs is not None:
+        fixings += program_fixings(m, programs)
     return fixings

@@ -28,8 +28,9 @@ def cost_charts(by_month: Placed) -> list[BarChart]:
     for categories, title in ((SPEND_CATEGORIES, "Expected cash cost per month (nominal, probability-weighted)"),
                               (DEMAND_NOT_SERVED_CATEGORIES, "Expected cost of demand not served per month "
                                                              "(nominal, probability-weighted; not paid)")):
+        # efficiency has a column only when the input has efficiency programs
         series = [(by_month.ref(f"{category}_usd"), CATEGORY_LABELS[category]) for category in categories
-                  if (block.frame[f"{category}_usd"].abs() > 0.5).any()]
+                  if f"{category}_usd" in block.frame and (block.frame[f"{category}_usd"].abs() > 0.5).any()]
         if series:
             charts.append(column_chart(series, by_month.ref("month"), stacked=True, y_title="USD", y_format=MONEY,
                                        title=title))

@@ -29,7 +29,8 @@ FORMATS: dict[str, str | None] = {
 
 CATEGORY_LABELS = {
     "leases": "Leases", "upfront": "Upfront", "commitments": "Existing commitments",
-    "on_demand": "On-demand cloud", "credits": "Credits", "throttling": "Revenue lost to throttling",
+    "on_demand": "On-demand cloud", "credits": "Credits", "efficiency": "Efficiency programs",
+    "throttling": "Revenue lost to throttling",
     "unserved": "Unserved demand penalty", "goodwill": "Goodwill",
 }
 
@@ -59,6 +60,9 @@ LABELS: dict[str, str] = {
     "throttling_cost_usd": "Revenue lost to throttling (USD)", "unserved_cost_usd": "Unserved penalty (USD)",
     "goodwill_usd": "Goodwill cost (USD)", "served_share": "Served (% of demand)",
     "throttled_share": "Throttled (% of demand)", "unserved_share": "Unserved (% of demand)",
+    "cost_npv_usd": "Cost (USD, NPV)", "one_off_cost_usd": "One-off cost (USD)", "program_id": "Program",
+    "gpu_types": "GPU types",
+    "value_npv_usd": "Value (USD, NPV)", "value_of_one_more_usd": "One more dollar of budget is worth (USD)",
     "cash_npv_usd": "Cash cost (USD, NPV)", "demand_not_served_npv_usd": "Demand not served (USD, NPV)",
     "cash_nominal_usd": "Cash paid (USD, nominal)",
     # cloud and credits

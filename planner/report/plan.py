@@ -9,7 +9,7 @@ the uncertainty analysis); layout, formats, cell safety and the atomic save are 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -20,7 +20,7 @@ from openpyxl.chart._chart import ChartBase
 from planner.analytics import money
 from planner.excel import REPORT_MARKER
 from planner.excel.files import check_writable, save_atomically
-from planner.excel.formats import COUNT, DECIMAL, GAP, MONEY
+from planner.excel.formats import COUNT, DECIMAL, GAP, MONEY, PRICE, TRILLIONS
 from planner.excel.layout import CHART_ROWS, Block, Placed, Sheet, Slot, Text, plain
 from planner.excel.writer import write_workbook
 from planner.model.tree import ALL_SCENARIOS
@@ -57,6 +57,8 @@ def sheets(ctx: Context) -> list[Sheet]:
             scenarios(r), marginal_values(r)]
     if ctx.uncertainty is not None:
         plan.append(regret(ctx.uncertainty))
+    if shows_efficiency_and_budget(r):
+        plan.append(efficiency_and_budget(r))
     return [*plan, inputs(r), diagnostics(ctx)]
 
 
@@ -73,6 +75,8 @@ CONTENTS = (
     ("Diagnostics", "warnings, assumptions, model size, input file hash and software versions, solver log"),
 )
 REGRET_CONTENTS = "Regret: stochastic vs expected-value plan, VSS, EVPI, regret per scenario"
+EFFICIENCY_CONTENTS = ("Efficiency & budget: efficiency programs funded and what they save against buying GPUs; "
+                       "what the budget buys and what one more dollar is worth")
 FIGURE_FORMATS = {"USD": MONEY, "%": GAP, "GPUs": COUNT, "seconds": DECIMAL}
 SUMMARY_SPLIT_COLUMNS = ["scenario", "probability", "cash_npv_usd", "demand_not_served_npv_usd", "npv_usd",
                          "served_share"]
@@ -90,6 +94,18 @@ def _figures(frame: pd.DataFrame, formats: dict[str, str]) -> tuple[pd.DataFrame
     return frame, {"value": [formats.get(unit) for unit in frame["unit"]]}
 
 
+def cost_note(r: PlanResult) -> str:
+    """What the cash cost and the cost of demand not served are, and what the plan optimises."""
+    note = COST_NOTE
+    if r.data.has_programs:
+        note = note.replace("on-demand cloud, less credits", "on-demand cloud and efficiency programs, less credits")
+    if r.data.maximises_value:
+        note = note.replace("Their sum is what the plan minimises (NPV, expected over the scenarios); it is not "
+                            "spend.", "Budget mode: the plan maximises the value of tokens served less cash cost and "
+                            "goodwill within the budget (NPV, expected over the scenarios).")
+    return note
+
+
 def summary(ctx: Context) -> Sheet:
     r = ctx.result
     name = ctx.input_path.name if ctx.input_path else "problem built in Python"
@@ -98,12 +114,17 @@ def summary(ctx: Context) -> Sheet:
     key_figures = table("Summary_KeyFigures", "Key figures", figures, row_formats=formats)
     if r.has_plan:
         # What to sign now is the decision a reader acts on: it comes first.
-        blocks: list[Block] = [
-            *signings(r), key_figures,
+        blocks: list[Block] = [*signings(r)]
+        if r.data.has_programs:  # funding efficiency is a decision too: right after the signings
+            blocks.append(Text("Efficiency programs (Efficiency & budget sheet)", r.headline_programs()))
+        if r.has_budget_view:
+            blocks.append(Text("What the budget buys (Efficiency & budget sheet)", r.headline_budget()))
+        blocks += [
+            key_figures,
             table("Summary_CashAndEconomic", "Cost per scenario: cash vs demand not served (NPV)",
                   r.cash_and_economic_costs()[SUMMARY_SPLIT_COLUMNS]),
             Text("Warnings", ctx.warnings)]
-        notes = [COST_NOTE]
+        notes = [cost_note(r)]
     else:
         blocks = [Text("Why there is no plan", r.diagnosis or [r.message or r.status]), key_figures,
                   Text("Warnings", ctx.warnings)]
@@ -111,6 +132,8 @@ def summary(ctx: Context) -> Sheet:
     contents = [f"{sheet}: {text}" for sheet, text in CONTENTS if r.has_plan or sheet in ("Inputs", "Diagnostics")]
     if r.has_plan and ctx.uncertainty is not None:
         contents.insert(-2, REGRET_CONTENTS)
+    if shows_efficiency_and_budget(r):
+        contents.insert(-2, EFFICIENCY_CONTENTS)
     if r.has_plan:  # the charts print on pages of their own, after the figures and decisions
         blocks.append(Slot(columns=1, rows=2 * CHART_ROWS))
     blocks.append(Text("Contents", contents))
@@ -265,6 +288,45 @@ def regret(uncertainty: Uncertainty) -> Sheet:
         return [regret_chart(placed["Regret_Table"], plans, scenario_count)] if not grid.empty else []
 
     return Sheet("Regret", "Planning under uncertainty: regret", notes, blocks, charts=charts)
+
+
+def shows_efficiency_and_budget(r: PlanResult) -> bool:
+    """The Efficiency & budget sheet is written for a plan with efficiency programs or a budget."""
+    return r.has_plan and (r.data.has_programs or r.has_budget_view)
+
+
+def efficiency_and_budget(r: PlanResult) -> Sheet:
+    """Buy efficiency or buy GPUs, and what a budget buys: the tables of :mod:`planner.efficiency` and
+    :mod:`planner.budget`."""
+    notes = ["Programs: funding that raises MFU from its in-service month on; decided now (every scenario), "
+             "later (a world once known) or per scenario. Cost in horizon = one-off + every monthly payment to "
+             "the horizon's end."]
+    blocks: list[Block] = [Text("In words", r.headline_programs() + r.headline_budget())]
+    if r.data.has_programs:
+        blocks += [
+            table("Efficiency_Programs", "Programs funded", r.programs(), empty="No program funded."),
+            table("Efficiency_ByScenario", "Programs in each scenario", r.programs_by_scenario()),
+            table("Efficiency_Savings", "Against the same plan with programs switched off", r.program_savings(),
+                  empty="Not computed (planner solve computes it; from Python: "
+                        "planner.efficiency.compare_without_programs)."),
+            table("Efficiency_Effects", "What each program improves", r.program_effects(),
+                  labels={"today_mfu": "MFU today (%)", "program_mfu": "MFU with the program (%)",
+                          "program_tokens_per_second_per_gpu": "With the program (tokens/s/GPU)"}),
+        ]
+    if r.has_budget_view:
+        notes.append("Value = revenue of tokens served less cash cost and goodwill (NPV). Cash = what is paid in the "
+                     "horizon, nominal, less credits. One more dollar: the dual of the cash budget with every integer "
+                     "decision fixed (what it buys month by month: on-demand GPUs, less throttling).")
+        figures = r.budget_figures()
+        figures["value"] = pd.Series([plain(v) for v in figures["value"]], dtype=object)
+        outcomes = table("Budget_Outcomes", "What the budget buys, per scenario", r.budget_outcomes())
+        blocks += [
+            table("Budget_Figures", "Budget", figures, row_formats={"value": [
+                {**FIGURE_FORMATS, "tokens": TRILLIONS, "USD per USD": PRICE}.get(unit) for unit in figures["unit"]]}),
+            replace(outcomes, formats={**outcomes.formats, "value_of_one_more_usd": PRICE}),
+        ]
+    return Sheet("Efficiency & budget", "Buy efficiency or buy GPUs; what the budget buys", notes, blocks,
+                 across=False)
 
 
 def inputs(r: PlanResult) -> Sheet:

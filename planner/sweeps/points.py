@@ -73,6 +73,11 @@ IN_PLACE_COLUMNS: frozenset[tuple[str, str]] = frozenset({
     ("SitePower", "power_cap_mw"),
     ("Credits", "amount_usd"),
     ("Settings", "max_total_commitment_usd"),
+    ("Settings", "max_cash_spend_usd"),
+    ("EfficiencyPrograms", "one_off_cost_usd"),
+    ("EfficiencyPrograms", "cost_usd_per_month"),
+    ("EfficiencyPrograms", "mfu_multiplier"),
+    ("EfficiencyPrograms", "new_mfu"),
     ("Settings", "time_limit_seconds"),
     ("Settings", "mip_gap"),
 })
