@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from planner.signings import describe_signing
 from planner.units import gap_text, tokens_text
 
 if TYPE_CHECKING:
@@ -222,6 +223,53 @@ class PlanAnalytics:
         return _frame(rows, ["scenario", "probability", "npv_usd", "nominal_usd", "on_demand_cost_usd",
                              "demand_tokens", "served_tokens", "served_share", "throttled_tokens", "unserved_tokens",
                              "revenue_lost_usd", "credits_expired_usd", "mean_utilisation", "peak_power_share"])
+
+    # ---- in words and as JSON ------------------------------------------------------------------
+    def summary(self: PlanResult) -> dict[str, Any]:
+        """A JSON-ready summary: status (and in words), objective, gap, time, the cash cost apart from
+        the cost of demand not served (per scenario and expected), what to sign now and every signing,
+        the outcome of each scenario and the plain-language warnings."""
+        split = self.cash_and_economic_costs()
+        expected = split.iloc[-1] if self.has_plan else None
+        return {
+            "status": self.status,
+            "status_text": self.status_in_words(),
+            "message": self.message,
+            "expected_cash_npv_usd": None if expected is None else float(expected["cash_npv_usd"]),
+            "expected_demand_not_served_npv_usd": (
+                None if expected is None else float(expected["demand_not_served_npv_usd"])),
+            "cash_and_economic_costs": split.to_dict(orient="records"),
+            "objective_usd": self.objective_usd,
+            "expected_cost_usd": self.expected_cost_usd,
+            "best_bound_usd": self.best_bound_usd,
+            "mip_gap": None if self.mip_gap is None or math.isnan(self.mip_gap) else self.mip_gap,
+            "solve_seconds": self.timings.get("solve_seconds"),
+            "build_seconds": self.timings.get("build_seconds"),
+            "scenario_costs_usd": (
+                self.scenario_costs().set_index("scenario")["npv_usd"].to_dict() if self.has_plan else {}
+            ),
+            "reveal_month": self.problem.settings.reveal_month,
+            "sign_now": self.sign_now().to_dict(orient="records") if self.has_plan else [],
+            "leases": self.leases().to_dict(orient="records") if self.has_plan else [],
+            "signing_summary": self.signing_summary().to_dict(orient="records") if self.has_plan else [],
+            "scenario_outcomes": self.scenario_outcomes().to_dict(orient="records") if self.has_plan else [],
+            "warnings": self.warnings(),
+            "diagnosis": self.diagnosis,
+            **self.programs_summary(),
+            **self.budget_summary(),
+        }
+
+    def headline_decisions(self: PlanResult, *, later: bool = True) -> list[str]:
+        """The lease decisions in words, "sign now" first: 'sign 12 blocks of COL-H100 (12,288 H100 at
+        Colossus) from 2025-03 for 12 months at $2.60/GPU-hour'; then (unless ``later=False``) each later
+        signing with the world it belongs to: 'in 80x (known from 2025-04): sign ...'."""
+        lines = [describe_signing(row) for row in self.sign_now().itertuples()]
+        if later:
+            tree = self.data.tree
+            known_from = {tree.label(n.node_id): self.month_label(n.first_month) for n in tree.nodes}
+            lines += [f"in {row.scenario} (known from {known_from[row.scenario]}): {describe_signing(row)}"
+                      for row in self.sign_later().itertuples()]
+        return lines
 
     # ---- figures -------------------------------------------------------------------------------
     def lease_commitment_usd(self: PlanResult) -> float:
