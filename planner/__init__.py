@@ -13,7 +13,7 @@ from importlib import import_module
 from typing import Any
 
 from planner.errors import InputError, InputIssue
-from planner.workbook import load
+from planner.workbook import load, load_details, load_sweeps
 
 __version__ = "0.1.0"
 
@@ -37,4 +37,4 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = ["InputError", "InputIssue", "PlanResult", "Planner", "Problem", "UncertaintyAnalysis", "__version__",
-           "analyse", "load", "solve", "sweep", "write_report"]
+           "analyse", "load", "load_details", "load_sweeps", "solve", "sweep", "write_report"]

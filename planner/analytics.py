@@ -451,4 +451,6 @@ class PlanAnalytics:
                          "its own later signings (probability-weighted).")
         if not self.problem.policies:
             lines.append("No rate-limit policies given: one implicit policy without limits is in force.")
+        if absent := self.problem.absent_tables():
+            lines.append("Optional tables not in the input (taken as empty): " + ", ".join(absent) + ".")
         return lines

@@ -158,9 +158,8 @@ def load_sweeps(path: Path | str, names: Sequence[str] | None = None) -> list[Sw
 
 
 def absent_tables(problem: Problem) -> list[str]:
-    """Optional input tables the problem was given without: in a workbook, tables with neither a sheet
-    nor an Excel Table of their name. (A table present but empty is not absent.)"""
-    return [name for name, attribute in TABLE_FIELD.items() if attribute not in problem.model_fields_set]
+    """Optional input tables the workbook did not have (see :meth:`Problem.absent_tables`)."""
+    return problem.absent_tables()
 
 
 def read_tables(path: Path | str) -> dict[str, list[dict[str, Any]]]:

@@ -302,6 +302,21 @@ def test_absent_tables_reach_the_json(tiny_workbook: Path, tmp_path: Path) -> No
     assert json.loads(result.stdout)["absent_tables"] == ["Credits"]
 
 
+def test_absent_tables_reach_the_report(tiny_workbook: Path, tmp_path: Path) -> None:
+    def drop(book: openpyxl.Workbook) -> None:
+        del book["Credits"]
+
+    report = tmp_path / "plan.xlsx"
+    result = runner.invoke(app, ["solve", str(edit(tiny_workbook, change=drop)), "-o", str(report)])
+    assert result.exit_code == EXIT_OK, result.output
+    assert "Optional tables not in the workbook (taken as empty): Credits" in result.stdout
+    book = openpyxl.load_workbook(report)
+    values = [str(cell) for sheet in book.worksheets for row in sheet.iter_rows(values_only=True)
+              for cell in row if cell is not None]
+    assert "Optional tables not in the input (taken as empty): Credits." in values
+    assert values[values.index("Optional tables not in the input") + 1] == "Credits"
+
+
 # ---- 7: formatting far away, a million blank rows, too many values -------------------------------
 
 

@@ -50,6 +50,7 @@ def provenance(problem: Problem, input_path: Path | None, timestamp: str) -> pd.
         ("Input file", input_path.name if input_path else "none (problem built in Python)", ""),
         ("Input file SHA-256", _sha256(input_path) if input_path and input_path.is_file() else "n/a", ""),
         ("Validated input SHA-256 (JSON)", hashlib.sha256(problem.model_dump_json().encode("utf-8")).hexdigest(), ""),
+        ("Optional tables not in the input", ", ".join(problem.absent_tables()) or "none", ""),
         ("Run timestamp", timestamp, "UTC"),
         *((f"{name} version", version, "") for name, version in versions()),
     ]

@@ -16,6 +16,7 @@ from planner.schema.checks import by_name, cross_table_issues
 from planner.schema.fields import add_months, derived_throughput, month_offset
 from planner.schema.settings import Settings
 from planner.schema.tables import (
+    TABLE_FIELD,
     Commitment,
     Credit,
     DemandRow,
@@ -78,6 +79,11 @@ class Problem(BaseModel):
         if issues:
             raise InputError(issues)
         return self
+
+    def absent_tables(self) -> list[str]:
+        """Optional input tables the problem was given without: in a workbook, tables with neither a sheet
+        nor an Excel Table of their name. (A table present but empty is not absent.)"""
+        return [name for name, attribute in TABLE_FIELD.items() if attribute not in self.model_fields_set]
 
     # ---- horizon -------------------------------------------------------------------------------
     @property
