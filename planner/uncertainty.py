@@ -440,11 +440,12 @@ def _notes(analysis: UncertaintyAnalysis) -> list[str]:
                      "VSS >= 0, EVPI >= 0 and regret >= 0 hold only within that gap")
     failed = [name for name, status in analysis.statuses.items() if status != "optimal"]
     if failed:
-        notes.append("not solved to optimality: " + ", ".join(f"{n} ({analysis.statuses[n]})" for n in failed))
+        notes.append("not solved to optimality: " + ", ".join(f"{n} ({_in_words(analysis.statuses[n])})"
+                                                              for n in failed))
     if len(analysis.costs) and (analysis.costs["status"] != "optimal").any():
         bad = analysis.costs[analysis.costs["status"] != "optimal"]
         notes.append("plan costs not optimal: " + ", ".join(
-            f"{r.plan} in {r.scenario} ({r.status})" for r in bad.itertuples()))
+            f"{r.plan} in {r.scenario} ({_in_words(r.status)})" for r in bad.itertuples()))
     if len(analysis.problem.scenarios) == 1:
         notes.append("one scenario: VSS and EVPI are zero by definition")
     settings = analysis.problem.settings
@@ -455,3 +456,8 @@ def _notes(analysis: UncertaintyAnalysis) -> list[str]:
         notes.append("a plan is its leases and the first-stage efficiency programs it funds; per-scenario programs "
                      "are recourse, re-decided in every scenario")
     return notes
+
+
+def _in_words(status: str) -> str:
+    return {"time_limit": "stopped at the time limit", "infeasible": "no feasible plan",
+            "error": "solver error"}.get(status, status.replace("_", " "))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -264,3 +265,18 @@ def test_risk_averse_figures_hold_on_the_growth_instance() -> None:
     # Re-solving the recourse never costs more than the risk-averse solve reported for a scenario.
     reported = analysis.stochastic.scenario_costs().set_index("scenario")["npv_usd"]
     assert all(costs[s] <= reported[s] * (1 + TOL) for s in analysis.scenarios)
+
+
+def test_notes_say_in_words_which_solves_stopped_early(growth: UncertaintyAnalysis) -> None:
+    from planner.uncertainty import _notes
+
+    statuses = {name: "optimal" for name in growth.statuses}
+    stopped = next(iter(statuses))
+    statuses[stopped] = "time_limit"
+    costs = growth.costs.copy()
+    costs.loc[costs.index[0], "status"] = "infeasible"
+    notes = _notes(dataclasses.replace(growth, statuses=statuses, costs=costs))
+    assert f"not solved to optimality: {stopped} (stopped at the time limit)" in notes
+    row = costs.iloc[0]
+    assert f"plan costs not optimal: {row['plan']} in {row['scenario']} (no feasible plan)" in notes
+    assert not any("time_limit" in note for note in notes)
