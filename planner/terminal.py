@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -254,7 +254,30 @@ def print_summary(console: Console, result: PlanResult, analysis: Any = None) ->
 
 # ---- live progress ----------------------------------------------------------------------------------------
 
-class SolveProgress:
+class LiveDisplay:
+    """A context manager that keeps ``self`` (a rich renderable) live on ``self.console`` while in use,
+    cleared at the end; nothing live when the console is not a terminal (``self.live`` stays None)."""
+
+    console: Console
+    live: Live | None = None
+    started: float = 0.0
+    REFRESH_PER_SECOND = 8
+
+    def __enter__(self) -> Self:
+        self.started = time.perf_counter()
+        if self.console.is_terminal:
+            self.live = Live(self, console=self.console, transient=True, refresh_per_second=self.REFRESH_PER_SECOND)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        if self.live is not None:
+            self.live.__exit__(kind, error, trace)
+            self.live = None
+
+
+class SolveProgress(LiveDisplay):
     """One live line on stderr while a plan is solved; nothing when stderr is not a terminal.
 
     Use as a context manager; pass :meth:`stage` as the solver's ``progress`` hook and :meth:`mip`
@@ -271,18 +294,6 @@ class SolveProgress:
         self.started = time.perf_counter()
         self.spinner = Spinner("dots")
         self.live: Live | None = None
-
-    def __enter__(self) -> SolveProgress:
-        if self.console.is_terminal:
-            self.live = Live(self, console=self.console, transient=True, refresh_per_second=8)
-            self.live.__enter__()
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
-        if self.live is not None:
-            self.live.__exit__(kind, error, trace)
-            self.live = None
 
     def stage(self, text: str) -> None:
         """The stage under way ("building model", "solving", ...)."""

@@ -23,11 +23,10 @@ from rich.table import Table
 from rich.text import Text
 
 from planner.model.tree import ALL_SCENARIOS
-from planner.terminal import bullets, share, short_money
+from planner.terminal import LiveDisplay, bullets, share, short_money
 from planner.units import gap_text
 
 if TYPE_CHECKING:
-    from types import TracebackType
 
     from planner.sweeps.engine import SweepProgress
     from planner.sweeps.result import SweepResult
@@ -62,13 +61,15 @@ def duration(seconds: float | None) -> str:
 
 # ---- progress -------------------------------------------------------------------------------------
 
-class SweepProgressBar:
+class SweepProgressBar(LiveDisplay):
     """The points done against the total, elapsed and estimated time left, the latest point.
 
     Use as a context manager and pass :meth:`update` as ``planner.sweep``'s ``progress`` hook. On a
     terminal: a live bar on ``console`` (stderr), gone when the sweep ends. Otherwise one plain line
     per point, so a log shows how far a long sweep got.
     """
+
+    REFRESH_PER_SECOND = 4
 
     def __init__(self, console: Console, total: int) -> None:
         self.console = console
@@ -78,19 +79,6 @@ class SweepProgressBar:
         self.latest = ""
         self.started = time.perf_counter()
         self.live: Live | None = None
-
-    def __enter__(self) -> SweepProgressBar:
-        self.started = time.perf_counter()
-        if self.console.is_terminal:
-            self.live = Live(self, console=self.console, transient=True, refresh_per_second=4)
-            self.live.__enter__()
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
-        if self.live is not None:
-            self.live.__exit__(kind, error, trace)
-            self.live = None
 
     def update(self, progress: SweepProgress) -> None:
         """One more point finished (refinement points raise the total as they are added)."""
