@@ -259,19 +259,20 @@ class HighsModel:
         """
         old = self.compiled
         assert old is not None, "load() first"
-        if len(new.rows) != len(old.rows) or any(a is not b for a, b in zip(new.rows, old.rows, strict=True)):
-            return False
-        if new.num_columns != old.num_columns:
-            return False
-        position = {id(v): j for j, v in enumerate(old.columns)}
-        try:
-            order = np.fromiter((position[id(v)] for v in new.columns), dtype=np.int64, count=new.num_columns)
-        except KeyError:
-            return False
-        del position
-        if not np.array_equal(np.sort(order), np.arange(old.num_columns)):
-            return False
-        new = in_column_order(new, order)
+        if new.rows is not old.rows or new.columns is not old.columns:  # else recompiled in place
+            if len(new.rows) != len(old.rows) or any(a is not b for a, b in zip(new.rows, old.rows, strict=True)):
+                return False
+            if new.num_columns != old.num_columns:
+                return False
+            position = {id(v): j for j, v in enumerate(old.columns)}
+            try:
+                order = np.fromiter((position[id(v)] for v in new.columns), dtype=np.int64, count=new.num_columns)
+            except KeyError:
+                return False
+            del position
+            if not np.array_equal(np.sort(order), np.arange(old.num_columns)):
+                return False
+            new = in_column_order(new, order)
         if not np.array_equal(new.integer, old.integer):
             return False
         h = self.highs
@@ -324,16 +325,18 @@ class HighsModel:
             h.cbMipInterrupt.subscribe(progress.on_interrupt_check)
         try:
             with self._log() as tail:
+                started = time.perf_counter()
                 h.run()
+                seconds = time.perf_counter() - started  # HiGHS's own run time adds up over runs
         finally:
             if progress is not None:
                 h.cbMipImprovingSolution.unsubscribe(progress.on_improving_solution)
                 h.cbMipInterrupt.unsubscribe(progress.on_interrupt_check)
         if progress is not None and progress.error is not None:
             raise progress.error
-        return self._outcome(tail)
+        return self._outcome(tail, seconds)
 
-    def _outcome(self, tail: list[str]) -> RunOutcome:
+    def _outcome(self, tail: list[str], seconds: float) -> RunOutcome:
         h = self.highs
         model_status = h.getModelStatus()
         info = h.getInfo()
@@ -354,7 +357,7 @@ class HighsModel:
             objective = float(info.objective_function_value)
             bound = objective if info.mip_node_count < 0 else _finite(info.mip_dual_bound)
         return RunOutcome(status=status, message=message, values=values, objective=objective, bound=bound,
-                          seconds=float(h.getRunTime()), log_tail=tail)
+                          seconds=seconds, log_tail=tail)
 
     def row_duals(self) -> np.ndarray:
         """Row duals of the last LP solve (Pyomo's sign convention: d objective / d row bound)."""

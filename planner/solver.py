@@ -19,11 +19,12 @@ import pyomo.environ as pyo
 from pyomo.common.collections import ComponentMap
 from pyomo.common.errors import InfeasibleConstraintException
 
-from planner.compile import CompiledModel, compile_model, load_values
+from planner.compile import CompiledModel, compile_model, compile_with_walker, load_values
 from planner.highs import HighsModel, MipProgress, MipProgressHook, ModelRefusedError, ProgressRelay, RunOutcome
 from planner.model import build_model, update_parameters
 from planner.model.data import USD_PER_UNIT
 from planner.model.leases import lease_fixings
+from planner.recompile import Recompiler
 from planner.results import PlanResult, extract
 from planner.schema import Problem
 
@@ -56,12 +57,14 @@ class Planner:
     ``scenarios`` restricts the model to some scenarios (probabilities renormalised). ``progress``
     receives the stage under way ("building model", "solving", ...); ``mip_progress`` receives a
     :class:`~planner.highs.MipProgress` while HiGHS searches (at most every half second, and at each
-    better plan).
+    better plan). ``updatable=True`` keeps, from the first hand-off on, what lets ``update`` recompile
+    only the rows and costs new numbers reach (a sweep's worker); otherwise the first ``update``
+    compiles the whole model once and keeps it then.
     """
 
     def __init__(self, problem: Problem, scenarios: list[str] | None = None, *,
                  threads: int | None = None, progress: Progress | None = None,
-                 mip_progress: MipProgressHook | None = None) -> None:
+                 mip_progress: MipProgressHook | None = None, updatable: bool = False) -> None:
         self.problem = problem
         self.progress = progress or _quiet
         self.mip_progress = mip_progress
@@ -71,6 +74,8 @@ class Planner:
         self.model = build_model(problem, scenarios)
         self.build_seconds = time.perf_counter() - started
         self._highs: HighsModel | None = None
+        self.updatable = updatable
+        self._recompiler: Recompiler | None = None
         self._fixed: ComponentMap = ComponentMap()
         """Pyomo variable -> the value ``fix_leases`` holds it at (as column bounds in HiGHS)."""
         self._last_values: np.ndarray | None = None
@@ -88,16 +93,31 @@ class Planner:
         old = self._highs.compiled
         try:
             with _pyomo_quiet():
-                compiled = compile_model(self.model)
-            if not self._highs.push(compiled):
+                compiled, walker = self._recompiled(old)
+            if compiled is not old and not self._highs.push(compiled):
                 self._highs.load(compiled)  # other rows or columns: hand the whole model over again
                 self._last_values = _remapped(self._last_values, old.columns, compiled.columns)
+            if walker is not None:
+                self._recompiler = Recompiler(self.model, self._highs.compiled, walker)
         except (InfeasibleConstraintException, ModelRefusedError):
             self._highs = None  # the next solve hands the model over again and reports the verdict
+            self._recompiler = None
             self._last_values = None
             return True
         self._apply_fixings()
         return True
+
+    def _recompiled(self, loaded: CompiledModel) -> tuple[CompiledModel, Any]:
+        """The model at its new numbers -> (compiled, walker): only what they reach when the model
+        HiGHS holds came from this Planner's recompiler (walker None), else compiled whole (with the
+        walker a new recompiler keeps)."""
+        recompiler = self._recompiler
+        if recompiler is not None and recompiler.compiled is loaded:
+            compiled = recompiler.recompile()
+            if compiled is not None:
+                return compiled, None
+        self._recompiler = None
+        return compile_with_walker(self.model)
 
     def fix_leases(self, blocks: Mapping[tuple[Any, ...], float]) -> None:
         """Fix the lease decisions; others to 0. Keys (offer, start month index): the blocks every
@@ -126,11 +146,16 @@ class Planner:
 
     def _load(self) -> None:
         """Compile the model and hand it to HiGHS in one call (raises what the compiler or HiGHS refuse)."""
+        walker = None
         with _pyomo_quiet():
-            compiled = compile_model(self.model)
+            if self.updatable:
+                compiled, walker = compile_with_walker(self.model)
+            else:
+                compiled = compile_model(self.model)
         highs = HighsModel(threads=self.threads, random_seed=DEFAULT_RANDOM_SEED)
         highs.load(compiled)
         self._highs = highs
+        self._recompiler = Recompiler(self.model, compiled, walker) if walker is not None else None
         self._apply_fixings()
 
     def write_model(self, path: str) -> None:
