@@ -57,9 +57,11 @@ class Planner:
     ``scenarios`` restricts the model to some scenarios (probabilities renormalised). ``progress``
     receives the stage under way ("building model", "solving", ...); ``mip_progress`` receives a
     :class:`~planner.highs.MipProgress` while HiGHS searches (at most every half second, and at each
-    better plan). ``updatable=True`` keeps, from the first hand-off on, what lets ``update`` recompile
-    only the rows and costs new numbers reach (a sweep's worker); otherwise the first ``update``
-    compiles the whole model once and keeps it then.
+    better plan). ``updatable=True`` is for a series of updates and re-solves (a sweep's worker): it
+    keeps, from the first hand-off on, what lets ``update`` recompile only the rows and costs new
+    numbers reach (otherwise the first ``update`` compiles the whole model once and keeps it then),
+    and a re-solve whose last plan no longer fits the new numbers first searches that plan's
+    neighbourhood for a start (:meth:`~planner.highs.HighsModel.neighbourhood_start`).
     """
 
     def __init__(self, problem: Problem, scenarios: list[str] | None = None, *,
@@ -196,6 +198,12 @@ class Planner:
         assert highs is not None and highs.compiled is not None
         spent = self.build_seconds + timings["load_seconds"] if first else 0.0
         time_left = max(limit - spent, min(limit, MIN_SOLVER_SECONDS))
+        start = None if relax else self._start()
+        neighbourhood_seconds = 0.0
+        if start is not None and self.updatable and not self._fixed:
+            # A plan made for other numbers that no longer fits them: search its neighbourhood first.
+            start, neighbourhood_seconds = highs.neighbourhood_start(start, time_limit_seconds=time_left, mip_gap=gap)
+            time_left = max(time_left - neighbourhood_seconds, min(time_left, MIN_SOLVER_SECONDS))
         hook = mip_progress or self.mip_progress
         relay = None
         if hook is not None and not relax and highs.compiled.num_integer:
@@ -203,9 +211,8 @@ class Planner:
                                    elapsed_before=spent + (0.0 if first else time.perf_counter() - started),
                                    time_limit_seconds=limit, mip_gap_target=gap)
         self.progress("solving")
-        outcome = highs.run(time_limit_seconds=time_left, mip_gap=gap, relax=relax,
-                            start=None if relax else self._start(), progress=relay)
-        timings["solver_seconds"] = outcome.seconds
+        outcome = highs.run(time_limit_seconds=time_left, mip_gap=gap, relax=relax, start=start, progress=relay)
+        timings["solver_seconds"] = outcome.seconds + neighbourhood_seconds
         timings["solve_seconds"] = time.perf_counter() - started
         message = f"LP relaxation: {outcome.message}" if relax else outcome.message
         if outcome.values is None:
@@ -231,6 +238,26 @@ class Planner:
         result.solver_log_tail = outcome.log_tail
         self._describe(result)
         return result
+
+    @property
+    def last_plan(self) -> np.ndarray | None:
+        """The last plan's column values, in the order HiGHS holds the columns (None before one):
+        what the next solve starts from, unless :meth:`start_from` says otherwise."""
+        return self._last_values
+
+    @property
+    def plan_columns(self) -> list[Any] | None:
+        """The variables :attr:`last_plan` gives values of, in order. The same list object as long as
+        the columns stay as they are (``update`` that recompiles in place keeps them)."""
+        return self._highs.compiled.columns if self._highs is not None and self._highs.compiled is not None else None
+
+    def start_from(self, plan: np.ndarray) -> None:
+        """Start the next solve from an earlier :attr:`last_plan` taken with the same
+        :attr:`plan_columns` (a plan of a nearer point than the last one, in a sweep)."""
+        columns = self.plan_columns
+        if columns is None or len(plan) != len(columns):
+            raise ValueError("start_from takes a plan of this Planner's current columns")
+        self._last_values = plan
 
     def _start(self) -> np.ndarray | None:
         """The last plan as a MIP start, with the current fixings applied."""
