@@ -13,6 +13,7 @@ import pyomo.environ as pyo
 import pytest
 from factory import realistic
 
+import planner.highs
 import planner.recompile
 import planner.solver
 from planner.compile import CompiledModel, compile_model, compile_with_walker
@@ -159,3 +160,29 @@ def test_a_planner_falls_back_to_a_whole_compile_when_the_rows_cannot_take_the_c
     assert kept.update(changed)
     again = kept.solve(marginal_values=False)
     assert again.objective_usd == pytest.approx(solve(changed, marginal_values=False).objective_usd, rel=1e-6)
+
+
+def test_a_plan_that_no_longer_fits_leads_to_the_best_plan_near_it() -> None:
+    """min 3y + 10x, 2y + x = need, y integer, 0 <= x <= 1. At need 4 the plan is y 2, x 0; at need 7
+    it does not fit, and the neighbourhood search finds y 3, x 1 (cost 19) before the MIP runs. A plan
+    that still fits is handed back as it is, without a solve."""
+    m = pyo.ConcreteModel()
+    m.need = pyo.Param(initialize=4.0, mutable=True)
+    m.y = pyo.Var(within=pyo.NonNegativeIntegers, bounds=(0, 10))
+    m.x = pyo.Var(bounds=(0, 1))
+    m.serve = pyo.Constraint(expr=2 * m.y + m.x == m.need)
+    m.cost = pyo.Objective(expr=3 * m.y + 10 * m.x)
+    compiled = compile_model(m)
+    highs = planner.highs.HighsModel()
+    highs.load(compiled)
+    plan = highs.run(time_limit_seconds=10, mip_gap=0.0).values
+    assert plan is not None and plan.tolist() == [2.0, 0.0]
+    same, _ = highs.neighbourhood_start(plan, time_limit_seconds=10, mip_gap=0.0)
+    assert same is plan
+    m.need = 7.0
+    assert highs.push(compile_model(m))
+    assert not highs.is_feasible(plan)
+    start, seconds = highs.neighbourhood_start(plan, time_limit_seconds=10, mip_gap=0.0)
+    assert start.tolist() == pytest.approx([3.0, 1.0]) and seconds > 0
+    assert highs.is_feasible(start)
+    assert highs.col_lower.tolist() == [0.0, 0.0] and highs.col_upper.tolist() == [10.0, 1.0]  # bounds restored
