@@ -10,12 +10,13 @@ point started from the previous point's plan, points in nearest-neighbour order)
 each warm point the same point cold (built and solved from scratch, as a separate ``planner.solve``
 would), interleaved so that load from elsewhere on the machine hits both sides alike. The ratio
 compares the seconds of the swept points (the base run, cold in both, excluded); the objectives must
-agree within the MIP gap. ``--dask N`` also times the warm sweep (``--dask-points`` points) on local
-Dask clusters of 1 and 2 worker processes, alternately, N times each (medians; cluster start-up
+agree within the MIP gap. ``--repeat N`` runs the pair N times (ratio: median and min over the runs).
+``--dask N`` also times the warm sweep (``--dask-points`` points) on local Dask clusters of 1 and 2
+worker processes, alternately, N times each (ratio of each pair: median and min; cluster start-up
 excluded, reported apart); ``--order given`` keeps the points in spec order instead of the
 nearest-neighbour tour. Compare ratios, not seconds.
 
-    python benchmarks/sweep.py [--sizes M L] [--sweeps price demand] [--points 8] [--dask 3] [--seed 0]
+    python benchmarks/sweep.py [--sizes M L] [--sweeps price demand] [--points 8] [--repeat 3] [--dask 3]
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ COLUMNS: list[tuple[str, str]] = [
     ("base_s", "base s"),
     ("warm_s", "warm s"),
     ("cold_s", "cold s"),
-    ("warm_ratio", "cold / warm"),
+    ("warm_ratio", "cold/warm med"),
+    ("warm_ratio_min", "cold/warm min"),
     ("median_point_ratio", "median point ratio"),
     ("rebuilt", "rebuilt"),
     ("max_objective_gap", "max obj. diff"),
@@ -55,8 +57,10 @@ COLUMNS: list[tuple[str, str]] = [
     ("dask_points", "dask points"),
     ("dask1_s", "dask 1 s"),
     ("dask2_s", "dask 2 s"),
-    ("dask_ratio", "1 / 2 workers"),
-    ("dask_cpu_ratio", "1 / 2 by CPU"),
+    ("dask_ratio", "1/2 wall med"),
+    ("dask_ratio_min", "1/2 wall min"),
+    ("dask_cpu_ratio", "1/2 CPU med"),
+    ("dask_cpu_ratio_min", "1/2 CPU min"),
     ("cluster_start_s", "cluster start s"),
 ]
 
@@ -91,7 +95,8 @@ def warm_and_cold(problem: Problem, spec: str, order: str) -> tuple[Any, dict[in
     return warm, cold
 
 
-def bench(size: str, sweep: str, points: int, seed: int, dask: int, dask_points: int, order: str) -> dict[str, Any]:
+def bench(size: str, sweep: str, points: int, seed: int, repeat: int, dask: int, dask_points: int,
+          order: str) -> dict[str, Any]:
     problem = make_problem(size, seed)
     row: dict[str, Any] = {"size": size, "sweep": sweep, "points": points, "base_s": None}
     if sweep == "price":
@@ -100,37 +105,59 @@ def bench(size: str, sweep: str, points: int, seed: int, dask: int, dask_points:
         spec = demand_target(points)
     row["spec"] = spec
     print(f"{size} {sweep}: {spec}", file=sys.stderr, flush=True)
-    warm, cold = warm_and_cold(problem, spec, order)
-    runs = warm.runs[warm.runs["run"].isin(list(cold))]
-    warm_points = runs["seconds"].tolist()
-    cold_points = [cold[run].seconds for run in runs["run"]]
-    row["warm_s"], row["cold_s"] = sum(warm_points), sum(cold_points)
-    row["warm_ratio"] = row["cold_s"] / row["warm_s"]
-    row["median_point_ratio"] = statistics.median(c / w for c, w in zip(cold_points, warm_points, strict=True))
-    row["rebuilt"] = int(warm.runs["rebuilt"].sum())
-    pairs = [(a, cold[run].objective_usd) for run, a in zip(runs["run"], runs["objective_usd"], strict=True)]
-    row["max_objective_gap"] = max(abs(a - b) / max(abs(a), abs(b), 1.0) for a, b in pairs)
+    warm_sums, cold_sums, ratios, point_ratios, objective_gaps = [], [], [], [], []
+    statuses: set[str] = set()
+    for _ in range(repeat):
+        warm, cold = warm_and_cold(problem, spec, order)
+        runs = warm.runs[warm.runs["run"].isin(list(cold))]
+        warm_points = runs["seconds"].tolist()
+        cold_points = [cold[run].seconds for run in runs["run"]]
+        warm_sums.append(sum(warm_points))
+        cold_sums.append(sum(cold_points))
+        ratios.append(cold_sums[-1] / warm_sums[-1])
+        point_ratios += [c / w for c, w in zip(cold_points, warm_points, strict=True)]
+        row["rebuilt"] = int(warm.runs["rebuilt"].sum())
+        pairs = [(a, cold[run].objective_usd) for run, a in zip(runs["run"], runs["objective_usd"], strict=True)]
+        objective_gaps += [abs(a - b) / max(abs(a), abs(b), 1.0) for a, b in pairs]
+        statuses |= set(runs["status"]) | {cold[run].status for run in runs["run"]}
+        print(f"  warm {warm_sums[-1]:.1f} s, cold {cold_sums[-1]:.1f} s: {ratios[-1]:.2f}x", file=sys.stderr,
+              flush=True)
+    row["warm_s"], row["cold_s"] = statistics.median(warm_sums), statistics.median(cold_sums)
+    row["warm_ratio"], row["warm_ratio_min"] = statistics.median(ratios), min(ratios)
+    row["median_point_ratio"] = statistics.median(point_ratios)
+    row["max_objective_gap"] = max(objective_gaps)
     row["mip_gap"] = problem.settings.mip_gap
-    row["statuses"] = ",".join(sorted(set(runs["status"]) | {cold[run].status for run in runs["run"]}))
+    row["statuses"] = ",".join(sorted(statuses))
+    row["ratios"] = " ".join(f"{r:.2f}" for r in ratios)
     if dask:
-        dask_spec = spec.rsplit(":", 1)[0] + f":{dask_points}"
+        row.update(bench_dask(problem, spec.rsplit(":", 1)[0] + f":{dask_points}", dask, order))
         row["dask_points"] = dask_points
-        seconds: dict[int, list[float]] = {1: [], 2: []}
-        busiest_cpu: dict[int, list[float]] = {1: [], 2: []}
-        for _ in range(dask):  # alternate 1 and 2 workers; medians
-            for workers in (1, 2):
+    return row
+
+
+def bench_dask(problem: Problem, spec: str, repeat: int, order: str) -> dict[str, Any]:
+    """The sweep on local clusters of 1 and 2 workers, alternately: per pair the wall-clock ratio and the
+    ratio of the busiest worker's CPU seconds; medians and minimums over the pairs."""
+    row: dict[str, Any] = {}
+    seconds: dict[int, list[float]] = {1: [], 2: []}
+    busiest_cpu: dict[int, list[float]] = {1: [], 2: []}
+    for _ in range(repeat):
+        for workers in (1, 2):
+            started = time.perf_counter()
+            with local_cluster(workers) as client:
+                row["cluster_start_s"] = time.perf_counter() - started
                 started = time.perf_counter()
-                with local_cluster(workers) as client:
-                    row["cluster_start_s"] = time.perf_counter() - started
-                    started = time.perf_counter()
-                    result = planner.sweep(problem, dask_spec, scheduler=client, threads=1, order=order)
-                    seconds[workers].append(time.perf_counter() - started)
-                    busiest_cpu[workers].append(float(result.runs.groupby("worker")["cpu_seconds"].sum().max()))
-        row["dask1_s"], row["dask2_s"] = (statistics.median(seconds[w]) for w in (1, 2))
-        row["dask_ratio"] = row["dask1_s"] / row["dask2_s"]
-        # CPU seconds of the busiest worker: the wall clock a machine with a free core per worker would show.
-        row["dask_cpu_ratio"] = statistics.median(busiest_cpu[1]) / statistics.median(busiest_cpu[2])
-        row["dask_runs_s"] = " ".join(f"{w}:{s:.1f}" for w in (1, 2) for s in seconds[w])
+                result = planner.sweep(problem, spec, scheduler=client, threads=1, order=order)
+                seconds[workers].append(time.perf_counter() - started)
+                busiest_cpu[workers].append(float(result.runs.groupby("worker")["cpu_seconds"].sum().max()))
+        print(f"  dask: 1 worker {seconds[1][-1]:.1f} s, 2 workers {seconds[2][-1]:.1f} s", file=sys.stderr, flush=True)
+    row["dask1_s"], row["dask2_s"] = (statistics.median(seconds[w]) for w in (1, 2))
+    wall = [one / two for one, two in zip(seconds[1], seconds[2], strict=True)]
+    # CPU seconds of the busiest worker: the wall clock a machine with a free core per worker would show.
+    cpu = [one / two for one, two in zip(busiest_cpu[1], busiest_cpu[2], strict=True)]
+    row["dask_ratio"], row["dask_ratio_min"] = statistics.median(wall), min(wall)
+    row["dask_cpu_ratio"], row["dask_cpu_ratio_min"] = statistics.median(cpu), min(cpu)
+    row["dask_runs_s"] = " ".join(f"{w}:{s:.1f}" for w in (1, 2) for s in seconds[w])
     return row
 
 
@@ -148,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweeps", nargs="+", default=["price", "demand"], choices=["price", "demand"])
     parser.add_argument("--points", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeat", type=int, default=1, metavar="N", help="run each warm/cold pair N times")
     parser.add_argument("--dask", type=int, default=0, metavar="N",
                         help="also time local Dask clusters of 1 and 2 workers, alternately, N times each")
     parser.add_argument("--dask-points", type=int, default=8, help="points of the sweeps timed on Dask")
@@ -155,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=HERE / "out" / "sweep.csv")
     args = parser.parse_args(argv)
 
-    rows = [bench(size, sweep, args.points, args.seed, args.dask, args.dask_points, args.order)
+    rows = [bench(size, sweep, args.points, args.seed, args.repeat, args.dask, args.dask_points, args.order)
             for size in args.sizes for sweep in args.sweeps]
     shown = [(key, header) for key, header in COLUMNS if any(row.get(key) is not None for row in rows)]
     widths = [max(len(header), *(len(_fmt(row.get(key))) for row in rows)) for key, header in shown]
@@ -164,8 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         print("  ".join(_fmt(row.get(key)).rjust(w) for (key, _), w in zip(shown, widths, strict=True)))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[key for key, _ in COLUMNS] + ["spec", "statuses", "dask_runs_s"],
-                                extrasaction="ignore")
+        fields = [key for key, _ in COLUMNS] + ["spec", "statuses", "ratios", "dask_runs_s"]
+        writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
     print(f"wrote {args.out}")

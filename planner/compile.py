@@ -152,6 +152,18 @@ def compile_model(model: pyo.ConcreteModel) -> CompiledModel:
     the row bounds); they are appended as empty columns (fixed ones with equal bounds), so every
     variable gets a value back from HiGHS. A maximisation objective is negated.
     """
+    return _compile(model, keep_walker=False)[0]
+
+
+def compile_with_walker(model: pyo.ConcreteModel) -> tuple[CompiledModel, LinearRepnVisitor]:
+    """:func:`compile_model`, also returning the expression walker with its cache of every named
+    sub-expression (what :mod:`planner.recompile` needs to recompile only part of the model)."""
+    compiled, walker = _compile(model, keep_walker=True)
+    assert walker is not None
+    return compiled, walker
+
+
+def _compile(model: pyo.ConcreteModel, *, keep_walker: bool) -> tuple[CompiledModel, LinearRepnVisitor | None]:
     compiler = _Compiler(LinearStandardFormCompiler.CONFIG({"mixed_form": True, "set_sense": pyo.minimize}))
     with PauseGC():
         info = compiler.write(model)
@@ -169,12 +181,14 @@ def compile_model(model: pyo.ConcreteModel) -> CompiledModel:
             matrix = scipy.sparse.csc_array((matrix.data, matrix.indices, indptr),
                                             shape=(matrix.shape[0], len(columns)))
         expressions = _compile_expressions(compiler.visitor, model, {id(v): j for j, v in enumerate(columns)})
+    walker = compiler.visitor if keep_walker else None
     del compiler, info
     _release_garbage()
     col_lower, col_upper, integer = column_bounds(columns)
-    return CompiledModel(columns=columns, rows=rows, matrix=matrix, cost=cost, offset=offset,
-                         col_lower=col_lower, col_upper=col_upper, integer=integer, row_lower=row_lower,
-                         row_upper=row_upper, expressions=expressions)
+    compiled = CompiledModel(columns=columns, rows=rows, matrix=matrix, cost=cost, offset=offset,
+                             col_lower=col_lower, col_upper=col_upper, integer=integer, row_lower=row_lower,
+                             row_upper=row_upper, expressions=expressions)
+    return compiled, walker
 
 
 def _positions(items: list[Any], wanted: list[Any], *, missing_ok: bool = False) -> list[Any]:

@@ -25,6 +25,10 @@ import pyomo.environ as pyo
 from planner.compile import INF, CompiledModel, compile_model, in_column_order, load_values
 
 LOG_TAIL_LINES = 40
+FEASIBILITY_TOLERANCE = 1e-6
+"""Relative tolerance within which an earlier plan counts as feasible (HiGHS's MIP feasibility tolerance)."""
+NEIGHBOURHOOD_TIME_SHARE = 0.25
+"""Most of the time left that the search of an earlier plan's neighbourhood may take."""
 COLUMN_WISE = int(highspy.MatrixFormat.kColwise)
 MINIMIZE = int(highspy.ObjSense.kMinimize)
 
@@ -228,6 +232,9 @@ class HighsModel:
             self._set("threads", int(threads))
         self.compiled: CompiledModel | None = None
         self.numerics: str | None = None
+        self.col_lower = np.empty(0)
+        self.col_upper = np.empty(0)
+        """The column bounds HiGHS holds now (the model's, or as ``set_column_bounds`` set them)."""
 
     def _set(self, option: str, value: Any) -> None:
         status = self.highs.setOptionValue(option, value)
@@ -238,6 +245,7 @@ class HighsModel:
         """Pass the compiled model to HiGHS in one call; raise :class:`ModelRefusedError` if it says no."""
         self.compiled = compiled
         self.numerics = compiled.numerics_concern()
+        self.col_lower, self.col_upper = compiled.col_lower.copy(), compiled.col_upper.copy()
         matrix = compiled.matrix
         with self._log() as tail:
             status = self.highs.passModel(
@@ -259,19 +267,20 @@ class HighsModel:
         """
         old = self.compiled
         assert old is not None, "load() first"
-        if len(new.rows) != len(old.rows) or any(a is not b for a, b in zip(new.rows, old.rows, strict=True)):
-            return False
-        if new.num_columns != old.num_columns:
-            return False
-        position = {id(v): j for j, v in enumerate(old.columns)}
-        try:
-            order = np.fromiter((position[id(v)] for v in new.columns), dtype=np.int64, count=new.num_columns)
-        except KeyError:
-            return False
-        del position
-        if not np.array_equal(np.sort(order), np.arange(old.num_columns)):
-            return False
-        new = in_column_order(new, order)
+        if new.rows is not old.rows or new.columns is not old.columns:  # else recompiled in place
+            if len(new.rows) != len(old.rows) or any(a is not b for a, b in zip(new.rows, old.rows, strict=True)):
+                return False
+            if new.num_columns != old.num_columns:
+                return False
+            position = {id(v): j for j, v in enumerate(old.columns)}
+            try:
+                order = np.fromiter((position[id(v)] for v in new.columns), dtype=np.int64, count=new.num_columns)
+            except KeyError:
+                return False
+            del position
+            if not np.array_equal(np.sort(order), np.arange(old.num_columns)):
+                return False
+            new = in_column_order(new, order)
         if not np.array_equal(new.integer, old.integer):
             return False
         h = self.highs
@@ -306,6 +315,42 @@ class HighsModel:
         if columns.size:
             self._check(self.highs.changeColsBounds(columns.size, columns.astype(np.int32), lower, upper),
                         "column bounds")
+            self.col_lower[columns], self.col_upper[columns] = lower, upper
+
+    def is_feasible(self, values: np.ndarray, tolerance: float = FEASIBILITY_TOLERANCE) -> bool:
+        """Whether column values meet the rows and the column bounds HiGHS holds (relative tolerance)."""
+        compiled = self.compiled
+        assert compiled is not None, "load() first"
+        activity = compiled.matrix @ values
+        slack = tolerance * np.maximum(1.0, np.abs(activity))
+        return bool(np.all(activity >= compiled.row_lower - slack) and np.all(activity <= compiled.row_upper + slack)
+                    and np.all(values >= self.col_lower - tolerance) and np.all(values <= self.col_upper + tolerance))
+
+    def neighbourhood_start(self, start: np.ndarray, *, time_limit_seconds: float,
+                            mip_gap: float) -> tuple[np.ndarray, float]:
+        """A MIP start from an earlier plan -> (start, seconds spent): the plan itself when it is still
+        feasible; else the best plan of its neighbourhood, the integer columns on which it agrees with
+        this model's LP relaxation held at its values and the others searched (RINS, run before the
+        search instead of after HiGHS's root cuts). The plan as given when that finds nothing."""
+        started = time.perf_counter()
+        compiled = self.compiled
+        assert compiled is not None, "load() first"
+        if not compiled.num_integer or self.is_feasible(start):
+            return start, time.perf_counter() - started
+        relaxed = self.run(time_limit_seconds=time_limit_seconds, mip_gap=mip_gap, relax=True)
+        if relaxed.values is None or relaxed.status != "optimal":
+            return start, time.perf_counter() - started
+        integer = np.flatnonzero(compiled.integer)
+        lower, upper = self.col_lower[integer].copy(), self.col_upper[integer].copy()
+        rounded = np.clip(np.round(start[integer]), lower, upper)
+        agree = rounded == np.round(relaxed.values[integer])
+        self.set_column_bounds(integer[agree], rounded[agree], rounded[agree])
+        try:
+            left = max(time_limit_seconds - (time.perf_counter() - started), 0.0)
+            found = self.run(time_limit_seconds=NEIGHBOURHOOD_TIME_SHARE * left, mip_gap=mip_gap, start=start)
+        finally:
+            self.set_column_bounds(integer, lower, upper)
+        return (start if found.values is None else found.values), time.perf_counter() - started
 
     def run(self, *, time_limit_seconds: float, mip_gap: float, relax: bool = False,
             start: np.ndarray | None = None, progress: ProgressRelay | None = None) -> RunOutcome:
@@ -324,16 +369,18 @@ class HighsModel:
             h.cbMipInterrupt.subscribe(progress.on_interrupt_check)
         try:
             with self._log() as tail:
+                started = time.perf_counter()
                 h.run()
+                seconds = time.perf_counter() - started  # HiGHS's own run time adds up over runs
         finally:
             if progress is not None:
                 h.cbMipImprovingSolution.unsubscribe(progress.on_improving_solution)
                 h.cbMipInterrupt.unsubscribe(progress.on_interrupt_check)
         if progress is not None and progress.error is not None:
             raise progress.error
-        return self._outcome(tail)
+        return self._outcome(tail, seconds)
 
-    def _outcome(self, tail: list[str]) -> RunOutcome:
+    def _outcome(self, tail: list[str], seconds: float) -> RunOutcome:
         h = self.highs
         model_status = h.getModelStatus()
         info = h.getInfo()
@@ -354,7 +401,7 @@ class HighsModel:
             objective = float(info.objective_function_value)
             bound = objective if info.mip_node_count < 0 else _finite(info.mip_dual_bound)
         return RunOutcome(status=status, message=message, values=values, objective=objective, bound=bound,
-                          seconds=float(h.getRunTime()), log_tail=tail)
+                          seconds=seconds, log_tail=tail)
 
     def row_duals(self) -> np.ndarray:
         """Row duals of the last LP solve (Pyomo's sign convention: d objective / d row bound)."""

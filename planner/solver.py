@@ -19,11 +19,12 @@ import pyomo.environ as pyo
 from pyomo.common.collections import ComponentMap
 from pyomo.common.errors import InfeasibleConstraintException
 
-from planner.compile import CompiledModel, compile_model, load_values
+from planner.compile import CompiledModel, compile_model, compile_with_walker, load_values
 from planner.highs import HighsModel, MipProgress, MipProgressHook, ModelRefusedError, ProgressRelay, RunOutcome
 from planner.model import build_model, update_parameters
 from planner.model.data import USD_PER_UNIT
 from planner.model.leases import lease_fixings
+from planner.recompile import Recompiler
 from planner.results import PlanResult, extract
 from planner.schema import Problem
 
@@ -56,12 +57,16 @@ class Planner:
     ``scenarios`` restricts the model to some scenarios (probabilities renormalised). ``progress``
     receives the stage under way ("building model", "solving", ...); ``mip_progress`` receives a
     :class:`~planner.highs.MipProgress` while HiGHS searches (at most every half second, and at each
-    better plan).
+    better plan). ``updatable=True`` is for a series of updates and re-solves (a sweep's worker): it
+    keeps, from the first hand-off on, what lets ``update`` recompile only the rows and costs new
+    numbers reach (otherwise the first ``update`` compiles the whole model once and keeps it then),
+    and a re-solve whose last plan no longer fits the new numbers first searches that plan's
+    neighbourhood for a start (:meth:`~planner.highs.HighsModel.neighbourhood_start`).
     """
 
     def __init__(self, problem: Problem, scenarios: list[str] | None = None, *,
                  threads: int | None = None, progress: Progress | None = None,
-                 mip_progress: MipProgressHook | None = None) -> None:
+                 mip_progress: MipProgressHook | None = None, updatable: bool = False) -> None:
         self.problem = problem
         self.progress = progress or _quiet
         self.mip_progress = mip_progress
@@ -71,6 +76,8 @@ class Planner:
         self.model = build_model(problem, scenarios)
         self.build_seconds = time.perf_counter() - started
         self._highs: HighsModel | None = None
+        self.updatable = updatable
+        self._recompiler: Recompiler | None = None
         self._fixed: ComponentMap = ComponentMap()
         """Pyomo variable -> the value ``fix_leases`` holds it at (as column bounds in HiGHS)."""
         self._last_values: np.ndarray | None = None
@@ -88,16 +95,31 @@ class Planner:
         old = self._highs.compiled
         try:
             with _pyomo_quiet():
-                compiled = compile_model(self.model)
-            if not self._highs.push(compiled):
+                compiled, walker = self._recompiled(old)
+            if compiled is not old and not self._highs.push(compiled):
                 self._highs.load(compiled)  # other rows or columns: hand the whole model over again
                 self._last_values = _remapped(self._last_values, old.columns, compiled.columns)
+            if walker is not None:
+                self._recompiler = Recompiler(self.model, self._highs.compiled, walker)
         except (InfeasibleConstraintException, ModelRefusedError):
             self._highs = None  # the next solve hands the model over again and reports the verdict
+            self._recompiler = None
             self._last_values = None
             return True
         self._apply_fixings()
         return True
+
+    def _recompiled(self, loaded: CompiledModel) -> tuple[CompiledModel, Any]:
+        """The model at its new numbers -> (compiled, walker): only what they reach when the model
+        HiGHS holds came from this Planner's recompiler (walker None), else compiled whole (with the
+        walker a new recompiler keeps)."""
+        recompiler = self._recompiler
+        if recompiler is not None and recompiler.compiled is loaded:
+            compiled = recompiler.recompile()
+            if compiled is not None:
+                return compiled, None
+        self._recompiler = None
+        return compile_with_walker(self.model)
 
     def fix_leases(self, blocks: Mapping[tuple[Any, ...], float]) -> None:
         """Fix the lease decisions; others to 0. Keys (offer, start month index): the blocks every
@@ -126,11 +148,16 @@ class Planner:
 
     def _load(self) -> None:
         """Compile the model and hand it to HiGHS in one call (raises what the compiler or HiGHS refuse)."""
+        walker = None
         with _pyomo_quiet():
-            compiled = compile_model(self.model)
+            if self.updatable:
+                compiled, walker = compile_with_walker(self.model)
+            else:
+                compiled = compile_model(self.model)
         highs = HighsModel(threads=self.threads, random_seed=DEFAULT_RANDOM_SEED)
         highs.load(compiled)
         self._highs = highs
+        self._recompiler = Recompiler(self.model, compiled, walker) if walker is not None else None
         self._apply_fixings()
 
     def write_model(self, path: str) -> None:
@@ -171,6 +198,12 @@ class Planner:
         assert highs is not None and highs.compiled is not None
         spent = self.build_seconds + timings["load_seconds"] if first else 0.0
         time_left = max(limit - spent, min(limit, MIN_SOLVER_SECONDS))
+        start = None if relax else self._start()
+        neighbourhood_seconds = 0.0
+        if start is not None and self.updatable and not self._fixed:
+            # A plan made for other numbers that no longer fits them: search its neighbourhood first.
+            start, neighbourhood_seconds = highs.neighbourhood_start(start, time_limit_seconds=time_left, mip_gap=gap)
+            time_left = max(time_left - neighbourhood_seconds, min(time_left, MIN_SOLVER_SECONDS))
         hook = mip_progress or self.mip_progress
         relay = None
         if hook is not None and not relax and highs.compiled.num_integer:
@@ -178,9 +211,8 @@ class Planner:
                                    elapsed_before=spent + (0.0 if first else time.perf_counter() - started),
                                    time_limit_seconds=limit, mip_gap_target=gap)
         self.progress("solving")
-        outcome = highs.run(time_limit_seconds=time_left, mip_gap=gap, relax=relax,
-                            start=None if relax else self._start(), progress=relay)
-        timings["solver_seconds"] = outcome.seconds
+        outcome = highs.run(time_limit_seconds=time_left, mip_gap=gap, relax=relax, start=start, progress=relay)
+        timings["solver_seconds"] = outcome.seconds + neighbourhood_seconds
         timings["solve_seconds"] = time.perf_counter() - started
         message = f"LP relaxation: {outcome.message}" if relax else outcome.message
         if outcome.values is None:
@@ -206,6 +238,26 @@ class Planner:
         result.solver_log_tail = outcome.log_tail
         self._describe(result)
         return result
+
+    @property
+    def last_plan(self) -> np.ndarray | None:
+        """The last plan's column values, in the order HiGHS holds the columns (None before one):
+        what the next solve starts from, unless :meth:`start_from` says otherwise."""
+        return self._last_values
+
+    @property
+    def plan_columns(self) -> list[Any] | None:
+        """The variables :attr:`last_plan` gives values of, in order. The same list object as long as
+        the columns stay as they are (``update`` that recompiles in place keeps them)."""
+        return self._highs.compiled.columns if self._highs is not None and self._highs.compiled is not None else None
+
+    def start_from(self, plan: np.ndarray) -> None:
+        """Start the next solve from an earlier :attr:`last_plan` taken with the same
+        :attr:`plan_columns` (a plan of a nearer point than the last one, in a sweep)."""
+        columns = self.plan_columns
+        if columns is None or len(plan) != len(columns):
+            raise ValueError("start_from takes a plan of this Planner's current columns")
+        self._last_values = plan
 
     def _start(self) -> np.ndarray | None:
         """The last plan as a MIP start, with the current fixings applied."""

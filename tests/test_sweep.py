@@ -317,3 +317,44 @@ def test_summary_is_json_ready(price_sweep: Any) -> None:
     assert summary["runs"][0]["LeaseOffers[L].price_usd_per_gpu_hour"] is None  # NaN becomes null
     assert summary["sweeps"][0]["targets"][0]["values"] == [2.0, 3.0, 4.0, 5.0, 6.0]
     assert summary["workers"] == "this process"
+
+
+# ---- which plan a warm point starts from -------------------------------------------------------
+
+def test_separation_is_the_relative_change_of_each_target() -> None:
+    from planner.sweeps.points import STRUCTURAL_WEIGHT, Point, separation
+
+    problem = tiny([10.0, 10.0], offers=[lease(price=2.0)])
+    price = parse_vary("LeaseOffers[L].price_usd_per_gpu_hour=1.5")
+    term = parse_vary("LeaseOffers[L].term_months=3")
+
+    def point(*changes: tuple[Target, Any]) -> Point:
+        return Point(run=1, sweep="s", index=1, design="grid", changes=tuple(changes))
+
+    cache: dict[tuple[str, str], float | None] = {}
+    assert separation(problem, point((price, 1.5)), point((price, 3.0)), cache) == pytest.approx(0.5)
+    assert separation(problem, point(), point((price, 1.5)), cache) == pytest.approx(0.25)  # base price 2.0
+    assert separation(problem, point((price, 2.0)), point(), cache) == 0.0
+    assert separation(problem, point((term, 3)), point((term, 4)), cache) == pytest.approx(STRUCTURAL_WEIGHT / 4)
+
+
+def test_a_warm_point_starts_from_the_nearest_plan_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Base price 2.0, then 3.0, then 1.9 (in that order): 1.9 starts from the base plan, not from 3.0's."""
+    problem = tiny([10.0, 10.0], offers=[lease(price=2.0)])
+    starts: list[float] = []
+    plans: dict[int, Any] = {}
+    original_start_from, original_keep = planner.Planner.start_from, sweep_worker._keep_plan
+
+    def start_from(self: planner.Planner, plan: Any) -> None:
+        starts.append(next(run for run, kept in plans.items() if kept is plan))
+        original_start_from(self, plan)
+
+    def keep(sweep_id: str, kept: planner.Planner, point: Any) -> None:
+        plans[point.run] = kept.last_plan
+        original_keep(sweep_id, kept, point)
+
+    monkeypatch.setattr(planner.Planner, "start_from", start_from)
+    monkeypatch.setattr(sweep_worker, "_keep_plan", keep)
+    runs = planner.sweep(problem, "LeaseOffers[L].price_usd_per_gpu_hour=3.0,1.9", workers=0, order="given").runs
+    assert runs["status"].eq("optimal").all() and runs["warm_start"].iloc[1:].all()
+    assert starts == [0]  # 3.0 starts from the last plan (the base), 1.9 from the base plan: nearer than 3.0

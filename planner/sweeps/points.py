@@ -133,6 +133,33 @@ def coordinates(problem: Problem, points: Sequence[Point]) -> np.ndarray:
     return matrix
 
 
+def separation(problem: Problem, a: Point, b: Point, base_values: dict[tuple[str, str], float | None]) -> float:
+    """How far apart two points' inputs are, without the other points of the sweep: per target the
+    relative difference of the values (|a - b| / max(|a|, |b|); 1 for different text), a target a
+    point does not change at its base value, targets that rebuild the model weighted by
+    :data:`STRUCTURAL_WEIGHT`. ``base_values`` caches base values by target (filled as needed)."""
+    values_a = {_dimension(target): (target, value) for target, value in a.changes}
+    values_b = {_dimension(target): (target, value) for target, value in b.changes}
+    total = 0.0
+    for dim in values_a.keys() | values_b.keys():
+        target = (values_a.get(dim) or values_b[dim])[0]
+        if dim not in base_values:
+            base_values[dim] = base_value(problem, target)
+        value_a = values_a[dim][1] if dim in values_a else base_values[dim]
+        value_b = values_b[dim][1] if dim in values_b else base_values[dim]
+        weight = 1.0 if is_in_place(target) else STRUCTURAL_WEIGHT
+        total += weight * _relative_difference(value_a, value_b)
+    return total
+
+
+def _relative_difference(a: object, b: object) -> float:
+    if a == b:
+        return 0.0
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return abs(a - b) / max(abs(a), abs(b))
+    return 1.0
+
+
 def nearest_neighbour_order(matrix: np.ndarray, start: int = 0) -> list[int]:
     """A greedy tour from ``start``: always on to the closest point not yet visited (L1 distance,
     ties to the earlier point so the order is deterministic)."""

@@ -3,8 +3,9 @@
 This is the function Dask ships to worker processes (and the serial runner calls directly). Each
 worker keeps one built :class:`planner.Planner` per sweep in a process-local cache, so consecutive
 points on a worker change numbers in place and re-solve from the previous point's plan (the
-model's current solution is HiGHS's MIP start). A change of structure builds anew for that point
-and says so (``rebuilt``). Every failure becomes an outcome with a reason, never an exception: a
+MIP start is the plan of the nearest point the worker has solved, by the points' inputs: usually the
+previous one, but after a jump in the tour an earlier one). A change of structure builds anew for that
+point and says so (``rebuilt``). Every failure becomes an outcome with a reason, never an exception: a
 sweep goes on past a bad point.
 """
 
@@ -20,11 +21,13 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from planner.results import PlanResult
 from planner.schema import Problem
 from planner.solver import Planner
 from planner.sweeps.apply import PointError, apply_changes
-from planner.sweeps.points import Point
+from planner.sweeps.points import Point, separation
 
 INVALID = "invalid"
 ERROR = "error"
@@ -35,6 +38,11 @@ _MODELS: OrderedDict[str, Planner] = OrderedDict()
 """The worker's built models, by sweep id (process-local: each Dask worker has its own)."""
 _BASES: OrderedDict[str, Problem] = OrderedDict()
 """The sweep's base problem, unpickled once per worker."""
+PLANS_KEPT = 8
+"""Plans a worker keeps per sweep to start later points from (each a vector over the model's columns)."""
+_PLANS: dict[str, list[tuple[Point, np.ndarray, Any]]] = {}
+"""The worker's latest plans by sweep id: (point, column values, the columns they refer to)."""
+_BASE_VALUES: dict[str, dict[tuple[str, str], float | None]] = {}
 _ONE_AT_A_TIME = threading.Lock()
 """Pyomo and the solver's log capture are not thread-safe: a worker process with several threads
 solves one point at a time (give workers one thread each)."""
@@ -106,6 +114,8 @@ def forget(sweep_id: str) -> None:
     """Drop a sweep's model and base problem from this process (on every worker when a sweep ends)."""
     _MODELS.pop(sweep_id, None)
     _BASES.pop(sweep_id, None)
+    _PLANS.pop(sweep_id, None)
+    _BASE_VALUES.pop(sweep_id, None)
 
 
 def _planner_for(sweep_id: str, problem: Problem, options: RunOptions) -> tuple[Planner, bool, bool]:
@@ -116,11 +126,13 @@ def _planner_for(sweep_id: str, problem: Problem, options: RunOptions) -> tuple[
         if planner.update(problem):
             return planner, True, False
         _MODELS.pop(sweep_id, None)  # structure changed: free the old model before building
-    fresh = Planner(problem, threads=options.threads)
+    _PLANS.pop(sweep_id, None)
+    fresh = Planner(problem, threads=options.threads, updatable=options.reuse_model)
     if options.reuse_model:
         _MODELS[sweep_id] = fresh
         while len(_MODELS) > MODELS_KEPT:
-            _MODELS.popitem(last=False)
+            evicted, _ = _MODELS.popitem(last=False)
+            _PLANS.pop(evicted, None)
     return fresh, False, planner is not None
 
 
@@ -149,13 +161,18 @@ def _run_point(sweep_id: str, base: Problem, point: Point, options: RunOptions) 
         return invalid_outcome(point, str(error))
     try:
         planner, warm, rebuilt = _planner_for(sweep_id, problem, options)
+        if warm:
+            _start_from_nearest(sweep_id, planner, base, point)
         is_base = point.run == 0
         result = planner.solve(time_limit_seconds=options.time_limit_seconds, mip_gap=options.mip_gap,
                                marginal_values=is_base and options.base_marginal_values,
                                diagnose=options.diagnose)
+        if options.reuse_model and result.has_plan:
+            _keep_plan(sweep_id, planner, point)
         outcome = summarise(result, point.run)
     except Exception as error:  # a bug or a solver crash on one point must not end the sweep
         _MODELS.pop(sweep_id, None)  # its state is unknown: the next point builds afresh
+        _PLANS.pop(sweep_id, None)
         where = traceback.extract_tb(error.__traceback__)[-1]
         return error_outcome(point, f"{type(error).__name__}: {error} (at {where.name}, line {where.lineno})",
                              worker)
@@ -166,6 +183,28 @@ def _run_point(sweep_id: str, base: Problem, point: Point, options: RunOptions) 
         # The model stays on the worker; the result travels without it.
         outcome.base_result = dataclasses.replace(result, model=None)
     return outcome
+
+
+def _start_from_nearest(sweep_id: str, planner: Planner, base: Problem, point: Point) -> None:
+    """Start the solve from the kept plan of the point nearest this one (the latest on a tie)."""
+    columns = planner.plan_columns
+    plans = [(kept, plan) for kept, plan, kept_columns in _PLANS.get(sweep_id, []) if kept_columns is columns]
+    if not plans:
+        return
+    base_values = _BASE_VALUES.setdefault(sweep_id, {})
+    distances = [separation(base, kept, point, base_values) for kept, _ in plans]
+    nearest = min(range(len(plans)), key=lambda i: (distances[i], -i))
+    if plans[nearest][1] is not planner.last_plan:
+        planner.start_from(plans[nearest][1])
+
+
+def _keep_plan(sweep_id: str, planner: Planner, point: Point) -> None:
+    plan = planner.last_plan
+    if plan is None:
+        return
+    plans = _PLANS.setdefault(sweep_id, [])
+    plans.append((point, plan, planner.plan_columns))
+    del plans[:-PLANS_KEPT]
 
 
 def summarise(result: PlanResult, run: int) -> Outcome:
