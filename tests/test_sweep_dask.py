@@ -64,6 +64,20 @@ def test_local_cluster_gives_the_serial_table(problem: planner.Problem, serial: 
     assert result.workers == f"2 worker processes on Dask at {cluster.scheduler.address}"
 
 
+
+def _worker_settings() -> tuple[bool, str]:
+    import dask
+
+    get = dask.config.get
+    return get("distributed.worker.profile.enabled"), get("distributed.worker.multiprocessing-method")
+
+
+def test_local_cluster_workers_run_without_the_profiler(cluster: Any) -> None:
+    """The sampling profiler takes CPU from the solver on a worker per core; spawn keeps HiGHS fork-safe."""
+    settings = cluster.run(_worker_settings)
+    assert len(settings) == 2
+    assert set(settings.values()) == {(False, "spawn")}
+
 def _wait_for(path: Path, processes: list[subprocess.Popen[bytes]], timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
     while not path.exists() or not path.read_text().strip():
