@@ -29,6 +29,12 @@ FEASIBILITY_TOLERANCE = 1e-6
 """Relative tolerance within which an earlier plan counts as feasible (HiGHS's MIP feasibility tolerance)."""
 NEIGHBOURHOOD_TIME_SHARE = 0.25
 """Most of the time left that the search of an earlier plan's neighbourhood may take."""
+RELAXATION_NEIGHBOURHOOD_LP_SHARE = 0.05
+"""A solve without a start searches the LP relaxation's neighbourhood first (RENS) when that LP alone
+took more than this share of the time left: HiGHS's root would solve it again and then spend most of
+the budget on cuts before its own heuristics find a good plan."""
+RELAXATION_NEIGHBOURHOOD_TIME_SHARE = 0.5
+"""Most of the time left that the search of the LP relaxation's neighbourhood may take."""
 COLUMN_WISE = int(highspy.MatrixFormat.kColwise)
 MINIMIZE = int(highspy.ObjSense.kMinimize)
 
@@ -128,6 +134,10 @@ class ProgressRelay:
         self.last_report = -math.inf
         self.incumbent_tie_break = 0.0
         self.error: BaseException | None = None
+        self.bound_floor: float | None = None
+        """A lower bound proven outside this search (the LP relaxation's optimum)."""
+        self.search_bound_holds = True
+        """False while HiGHS searches a restricted model, whose dual bound says nothing of the whole."""
 
     def on_improving_solution(self, event: Any) -> None:
         try:
@@ -152,7 +162,8 @@ class ProgressRelay:
             return
         self.last_report = now
         primal = _finite(out.mip_primal_bound)
-        bound = _finite(out.mip_dual_bound)
+        bound = _finite(out.mip_dual_bound) if self.search_bound_holds else None
+        bound = _best_bound(bound, self.bound_floor)
         tie = self.incumbent_tie_break if primal is not None else 0.0
         gap = relative_gap(primal, bound)
         self.hook(MipProgress(
@@ -167,6 +178,18 @@ class ProgressRelay:
 
 def _finite(value: float) -> float | None:
     return float(value) if math.isfinite(value) and abs(value) < INF else None
+
+
+def _best_bound(bound: float | None, floor: float | None) -> float | None:
+    """The higher of two lower bounds (either may be missing)."""
+    if bound is None or floor is None:
+        return floor if bound is None else bound
+    return max(bound, floor)
+
+
+def objective_target(bound: float, mip_gap: float) -> float:
+    """The worst objective whose relative gap to ``bound`` is still at most ``mip_gap`` (minimising)."""
+    return bound / (1.0 - mip_gap) if bound > 0 else bound / (1.0 + mip_gap)
 
 
 # ---- the HiGHS instance ----------------------------------------------------------------------------------
@@ -351,6 +374,71 @@ class HighsModel:
         finally:
             self.set_column_bounds(integer, lower, upper)
         return (start if found.values is None else found.values), time.perf_counter() - started
+
+    def run_without_start(self, *, time_limit_seconds: float, mip_gap: float,
+                          progress: ProgressRelay | None = None) -> RunOutcome:
+        """Solve a MIP that has no plan to start from: the LP relaxation first, whose optimum bounds the
+        MIP's from below all along (it replaces HiGHS's bound until that is higher). When the LP alone took
+        more than ``RELAXATION_NEIGHBOURHOOD_LP_SHARE`` of the time, HiGHS's root would spend most of the
+        budget before its heuristics find a good plan, so the LP's neighbourhood is searched first (RENS:
+        integer columns the LP set to a whole number held there, the others between floor and ceiling,
+        stopping at the first plan within ``mip_gap`` of the LP bound); a plan that close is the answer,
+        any other is the full search's start."""
+        compiled = self.compiled
+        assert compiled is not None, "load() first"
+        if not compiled.num_integer:
+            return self.run(time_limit_seconds=time_limit_seconds, mip_gap=mip_gap, progress=progress)
+        started = time.perf_counter()
+
+        def left() -> float:
+            return max(time_limit_seconds - (time.perf_counter() - started), 0.0)
+
+        relaxed = self.run(time_limit_seconds=time_limit_seconds, mip_gap=mip_gap, relax=True)
+        if relaxed.status != "optimal" or relaxed.values is None or relaxed.objective is None:
+            # No bound to add: HiGHS's own search gives the verdict (infeasible, numerical trouble...).
+            return self._spent(self.run(time_limit_seconds=left(), mip_gap=mip_gap, progress=progress), started)
+        floor = relaxed.objective
+        if progress is not None:
+            progress.bound_floor = floor
+        start = None
+        if relaxed.seconds > RELAXATION_NEIGHBOURHOOD_LP_SHARE * time_limit_seconds:
+            found = self._relaxation_neighbourhood(relaxed.values, floor, RELAXATION_NEIGHBOURHOOD_TIME_SHARE * left(),
+                                                   mip_gap, progress)
+            if found.values is not None and found.objective is not None:
+                if relative_gap(found.objective, floor) <= mip_gap:
+                    return self._spent(RunOutcome(status="optimal", message="optimal", values=found.values,
+                                                  objective=found.objective, bound=floor, seconds=0.0,
+                                                  log_tail=found.log_tail), started)
+                start = found.values
+        outcome = self.run(time_limit_seconds=left(), mip_gap=mip_gap, start=start, progress=progress)
+        if outcome.values is not None:
+            outcome.bound = _best_bound(outcome.bound, floor)
+        return self._spent(outcome, started)
+
+    def _relaxation_neighbourhood(self, relaxed: np.ndarray, floor: float, time_limit_seconds: float,
+                                  mip_gap: float, progress: ProgressRelay | None) -> RunOutcome:
+        """RENS around the LP solution ``relaxed``, stopping at a plan within ``mip_gap`` of ``floor``."""
+        assert self.compiled is not None
+        integer = np.flatnonzero(self.compiled.integer)
+        lower, upper = self.col_lower[integer].copy(), self.col_upper[integer].copy()
+        values = relaxed[integer]
+        self.set_column_bounds(integer, np.clip(np.floor(values + FEASIBILITY_TOLERANCE), lower, upper),
+                               np.clip(np.ceil(values - FEASIBILITY_TOLERANCE), lower, upper))
+        self._set("objective_target", objective_target(floor, mip_gap))
+        if progress is not None:
+            progress.search_bound_holds = False
+        try:
+            return self.run(time_limit_seconds=time_limit_seconds, mip_gap=mip_gap, progress=progress)
+        finally:
+            self._set("objective_target", -INF)
+            self.set_column_bounds(integer, lower, upper)
+            if progress is not None:
+                progress.search_bound_holds = True
+
+    @staticmethod
+    def _spent(outcome: RunOutcome, started: float) -> RunOutcome:
+        outcome.seconds = time.perf_counter() - started
+        return outcome
 
     def run(self, *, time_limit_seconds: float, mip_gap: float, relax: bool = False,
             start: np.ndarray | None = None, progress: ProgressRelay | None = None) -> RunOutcome:

@@ -211,7 +211,10 @@ class Planner:
                                    elapsed_before=spent + (0.0 if first else time.perf_counter() - started),
                                    time_limit_seconds=limit, mip_gap_target=gap)
         self.progress("solving")
-        outcome = highs.run(time_limit_seconds=time_left, mip_gap=gap, relax=relax, start=start, progress=relay)
+        if start is None and not relax:
+            outcome = highs.run_without_start(time_limit_seconds=time_left, mip_gap=gap, progress=relay)
+        else:
+            outcome = highs.run(time_limit_seconds=time_left, mip_gap=gap, relax=relax, start=start, progress=relay)
         timings["solver_seconds"] = outcome.seconds + neighbourhood_seconds
         timings["solve_seconds"] = time.perf_counter() - started
         message = f"LP relaxation: {outcome.message}" if relax else outcome.message

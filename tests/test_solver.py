@@ -5,6 +5,7 @@ live MIP progress, errors that are ours (raised, with their traceback) against s
 
 from __future__ import annotations
 
+import math
 from itertools import pairwise
 
 import highspy
@@ -131,6 +132,59 @@ def test_mip_progress_reports_the_search() -> None:
             assert r.mip_gap == pytest.approx(abs(r.objective_usd - r.best_bound_usd) / abs(r.objective_usd),
                                               rel=1e-3, abs=1e-12)
 
+
+
+def _count_runs(monkeypatch) -> list[tuple[str, float]]:
+    """Record every HiGHS run of the Planner: ("lp" or "mip", the objective target it ran with)."""
+    runs: list[tuple[str, float]] = []
+    original = HighsModel.run
+
+    def counting(self: HighsModel, **kwargs):
+        runs.append(("lp" if kwargs.get("relax") else "mip", self.highs.getOptionValue("objective_target")[1]))
+        return original(self, **kwargs)
+
+    monkeypatch.setattr(HighsModel, "run", counting)
+    return runs
+
+
+def test_a_search_without_a_start_solves_the_relaxation_first_and_keeps_its_bound(monkeypatch) -> None:
+    """A quick LP (the usual case): the LP, then HiGHS's search as before, with the LP's optimum as a
+    floor under the reported bound."""
+    problem = realistic(12, mip_gap=1e-3)
+    relaxed = Planner(problem).solve(relax=True, marginal_values=False)
+    runs = _count_runs(monkeypatch)
+    result = Planner(problem).solve(marginal_values=False)
+    assert [kind for kind, _ in runs] == ["lp", "mip"] and runs[1][1] == -math.inf
+    assert result.status == "optimal" and result.mip_gap <= 1e-3
+    assert relaxed.objective_usd * (1 - 1e-9) <= result.best_bound_usd <= result.objective_usd * (1 + 1e-9)
+
+
+def test_a_slow_relaxation_searches_its_neighbourhood_first(monkeypatch) -> None:
+    """Any LP counted as slow: the LP, then RENS (integers held between floor and ceiling of the LP,
+    stopping at the first plan within the gap of the LP bound), then the search from that plan only if
+    it is not within the gap. The plan agrees with the plain search within the gap; the column bounds
+    and the objective target are restored; progress never shows the restricted search's bound."""
+    problem = realistic(12, mip_gap=1e-3)
+    plain = Planner(problem).solve(marginal_values=False)
+    relaxed = Planner(problem).solve(relax=True, marginal_values=False)
+    monkeypatch.setattr(planner.highs, "RELAXATION_NEIGHBOURHOOD_LP_SHARE", 0.0)
+    runs = _count_runs(monkeypatch)
+    reports: list[MipProgress] = []
+    p = Planner(problem, mip_progress=reports.append)
+    result = p.solve(marginal_values=False)
+    assert [kind for kind, _ in runs[:2]] == ["lp", "mip"] and len(runs) in (2, 3)
+    floor_usd = relaxed.objective_usd
+    assert runs[1][1] > -math.inf  # the neighbourhood search stops at a plan within the gap of the LP bound
+    assert result.status == "optimal" and result.mip_gap <= 1e-3
+    assert result.best_bound_usd >= floor_usd * (1 - 1e-9)
+    assert abs(result.objective_usd - plain.objective_usd) <= 1e-3 * plain.objective_usd
+    highs = p._highs
+    assert highs.highs.getOptionValue("objective_target")[1] == -math.inf
+    assert (highs.col_lower == highs.compiled.col_lower).all() and (highs.col_upper == highs.compiled.col_upper).all()
+    bounds = [r.best_bound_usd for r in reports if r.best_bound_usd is not None]
+    assert bounds and min(bounds) >= floor_usd * (1 - 1e-6)
+    assert all(b <= result.objective_usd * (1 + 1e-6) for b in bounds)
+    assert p.solve(marginal_values=False).objective_usd <= result.objective_usd * (1 + 1e-9)  # warm re-solve
 
 def test_an_error_in_the_progress_hook_stops_the_search_and_is_raised() -> None:
     def hook(_: MipProgress) -> None:
