@@ -186,6 +186,19 @@ def test_a_slow_relaxation_searches_its_neighbourhood_first(monkeypatch) -> None
     assert all(b <= result.objective_usd * (1 + 1e-6) for b in bounds)
     assert p.solve(marginal_values=False).objective_usd <= result.objective_usd * (1 + 1e-9)  # warm re-solve
 
+
+def test_a_neighbourhood_plan_within_the_gap_of_the_relaxation_is_the_answer(monkeypatch) -> None:
+    """At a 2% gap the neighbourhood's first plan (1.4% above the LP here) is within it: no further
+    search, and the bound is the LP's optimum."""
+    problem = realistic(12, mip_gap=0.02)
+    relaxed = Planner(problem).solve(relax=True, marginal_values=False)
+    monkeypatch.setattr(planner.highs, "RELAXATION_NEIGHBOURHOOD_LP_SHARE", 0.0)
+    runs = _count_runs(monkeypatch)
+    result = Planner(problem).solve(marginal_values=False)
+    assert [kind for kind, _ in runs] == ["lp", "mip"]
+    assert result.status == "optimal" and 0 < result.mip_gap <= 0.02
+    assert result.best_bound_usd == pytest.approx(relaxed.objective_usd, rel=1e-6)
+
 def test_an_error_in_the_progress_hook_stops_the_search_and_is_raised() -> None:
     def hook(_: MipProgress) -> None:
         raise RuntimeError("display went away")
