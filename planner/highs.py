@@ -398,6 +398,9 @@ class HighsModel:
             # No bound to add: HiGHS's own search gives the verdict (infeasible, numerical trouble...).
             return self._spent(self.run(time_limit_seconds=left(), mip_gap=mip_gap, progress=progress), started)
         floor = relaxed.objective
+        # Forget the LP's basis and solution: from them HiGHS's search would take another path than
+        # from scratch, faster on some models and slower on others; the search stays as it was.
+        self.highs.clearSolver()
         if progress is not None:
             progress.bound_floor = floor
         start = None
