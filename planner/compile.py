@@ -27,8 +27,12 @@ import numpy as np
 import pyomo.environ as pyo
 import scipy.sparse
 from pyomo.common.gc_manager import PauseGC
-from pyomo.repn.linear import LinearRepnVisitor
+from pyomo.common.numeric_types import native_numeric_types
+from pyomo.core.base.param import ParamData
+from pyomo.core.expr.numeric_expr import NPV_NegationExpression, NPV_ProductExpression
+from pyomo.repn.linear import LinearRepn, LinearRepnVisitor
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler, _LinearStandardFormCompiler_impl
+from pyomo.repn.util import ExprType
 
 INF = highspy.kHighsInf
 SUSPECT_MAGNITUDE = 1e10
@@ -142,7 +146,29 @@ class _Compiler(_LinearStandardFormCompiler_impl):
 
     def _get_visitor(self, subexpression_cache: dict[int, Any], var_recorder: Any) -> LinearRepnVisitor:
         self.visitor = LinearRepnVisitor(subexpression_cache, var_recorder=var_recorder)
+        self.visitor.evaluate = _fast_evaluator(self.visitor.evaluate)
         return self.visitor
+
+
+def _fast_evaluator(evaluate: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """The walker's evaluation of a fixed coefficient, without a tree walk for the shapes the model
+    writes tens of thousands of times (a mutable parameter, its negation, a number times it); the same
+    arithmetic in the same order, so the same floats. Anything else goes to Pyomo's ``evaluate``."""
+
+    def value(node: Any) -> Any:
+        cls = node.__class__
+        if cls is ParamData:
+            return node()
+        if cls is NPV_NegationExpression:
+            return -value(node._args_[0])
+        if cls is NPV_ProductExpression:
+            left, right = node._args_
+            return value(left) * value(right)
+        if cls in native_numeric_types:
+            return node
+        return evaluate(node)
+
+    return value
 
 
 def compile_model(model: pyo.ConcreteModel) -> CompiledModel:
@@ -251,23 +277,41 @@ def _compile_expressions(visitor: LinearRepnVisitor, model: pyo.ConcreteModel,
     indptr = [0]
     constant: list[float] = []
     first_row: dict[str, tuple[list[Any], int]] = {}
+    cache = visitor.subexpression_cache
     for component in model.component_objects(pyo.Expression, active=True, descend_into=True):
         keys = []
         first_row[component.name] = (keys, len(constant))
         for key, expression in component.items():
-            repn = visitor.walk_expression(expression)
-            if repn.nonlinear is not None:
-                raise ValueError(f"{expression.name} is not linear")
+            linear, offset = _cached_linear(cache.get(id(expression)))
+            if linear is None:
+                repn = visitor.walk_expression(expression)
+                if repn.nonlinear is not None:
+                    raise ValueError(f"{expression.name} is not linear")
+                linear, offset = repn.linear, repn.constant
             keys.append(key)
-            indices.extend(column_of_id[vid] for vid in repn.linear)
-            data.extend(repn.linear.values())
+            indices.extend(column_of_id[vid] for vid in linear)
+            data.extend(linear.values())
             indptr.append(len(indices))
-            constant.append(float(repn.constant))
+            constant.append(float(offset))
     matrix = scipy.sparse.csr_array(
         (np.asarray(data, dtype=float), np.asarray(indices, dtype=np.int64), np.asarray(indptr, dtype=np.int64)),
         shape=(len(constant), len(column_of_id)))
     matrix.sum_duplicates()
     return CompiledExpressions(matrix=matrix, constant=np.asarray(constant), first_row=first_row)
+
+
+def _cached_linear(cached: tuple[ExprType, Any] | None) -> tuple[dict[int, Any] | None, Any]:
+    """(linear terms, constant) of a named Expression straight from the walker's cache, as walking it
+    again would give them (zero coefficients dropped); (None, None) when it must be walked: not
+    cached, or cached with a pending multiplier or a nonlinear part."""
+    if cached is None:
+        return None, None
+    kind, repn = cached
+    if kind is ExprType.CONSTANT:
+        return {}, repn
+    if repn.__class__ is not LinearRepn or repn.nonlinear is not None or repn.multiplier != 1:
+        return None, None
+    return {vid: coef for vid, coef in repn.linear.items() if coef}, repn.constant
 
 
 def _missing_variables(model: pyo.ConcreteModel, columns: list[Any]) -> list[Any]:

@@ -240,3 +240,59 @@ def test_fork_after_a_solve_does_not_hang(tmp_path: Path) -> None:
         pytest.fail(f"the forked workers hung (no answer in {FORK_TIMEOUT_SECONDS} s)")
     assert check.returncode == 0, err[-2000:]
     assert out.strip().splitlines()[-1] == "['optimal', 'optimal']"
+
+
+def test_linear_sum_builds_what_adding_the_terms_one_by_one_builds() -> None:
+    from planner.model.expressions import linear_sum
+
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(range(4))
+    m.p = pyo.Param(initialize=2.5, mutable=True)
+    cases = [[3.0 * m.x[0], 1 * m.x[1], m.p * m.x[2], m.x[3]], [0.5 * m.x[0]], [m.x[1]], []]
+    for terms in cases:
+        built, added = linear_sum(terms), sum(terms)
+        assert type(built) is type(added)
+        assert str(built) == str(added)
+    assert linear_sum([]) == 0
+    # A term that is not coefficient * variable (here a constant) leaves it to sum().
+    assert str(linear_sum([2 * m.x[0], 4.0])) == str(2 * m.x[0] + 4.0)
+
+
+def test_compiled_named_expressions_match_pyomo_with_mutable_coefficients() -> None:
+    """Expressions read from the compiler's cache and coefficients evaluated without Pyomo's tree walk
+    give Pyomo's own values: a parameter, its negation, a product with it, a scaled sub-expression."""
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(range(3), bounds=(0, 10))
+    m.p = pyo.Param(initialize=3.0, mutable=True)
+    m.inner = pyo.Expression(expr=m.p * m.x[0] - m.p * m.x[1] + 2.0 * m.p * m.x[2] + 1.0)
+    m.scaled = pyo.Expression(expr=4.0 * m.inner)
+    m.unused = pyo.Expression(expr=-(m.p * m.x[1]) + 7.0)
+    m.row = pyo.Constraint(expr=m.scaled + m.x[1] <= 50)
+    m.cost = pyo.Objective(expr=m.inner)
+    c = compile_model(m)
+    x = np.array([1.0, 2.0, 3.0])
+    for var, value in zip(c.columns, x, strict=True):
+        var.set_value(value)
+    for component in (m.inner, m.scaled, m.unused):
+        assert c.values(component, x)[None] == pytest.approx(pyo.value(component))
+    assert c.values(m.cost, x)[None] == pytest.approx(pyo.value(m.cost))
+    assert c.row_upper[0] == 50 - 4.0
+
+
+def test_build_leaves_the_garbage_collector_as_it_found_it() -> None:
+    import gc
+
+    from planner.model.build import collector_paused
+
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    gc.freeze()  # a process that froze objects itself keeps them frozen
+    try:
+        frozen = gc.get_freeze_count()
+        with collector_paused():
+            pass
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()

@@ -8,6 +8,7 @@ import pyomo.environ as pyo
 
 from planner.model.costs import add_cost_term
 from planner.model.data import GPUS_PER_UNIT, USD_PER_UNIT, ModelData
+from planner.model.expressions import linear_sum
 
 
 def serving_index(d: ModelData) -> list[tuple[str, int, str, str, str]]:
@@ -42,7 +43,7 @@ def define_capacity(m: pyo.ConcreteModel, d: ModelData, *, installed_kgpu: pyo.E
         workloads = users[g, site]
         if not workloads:
             return pyo.Constraint.Skip
-        used = sum(m.gpus_serving[s, t, w, g, site] for w in workloads)
+        used = linear_sum(m.gpus_serving[s, t, w, g, site] for w in workloads)
         return used <= d.availability[g] * installed_kgpu[d.tree.node_of(s, t), g, site, t]
 
     m.capacity = pyo.Constraint(m.CAPACITY, rule=capacity)
@@ -70,7 +71,7 @@ def define_on_demand(m: pyo.ConcreteModel, d: ModelData) -> None:
     options = [c for c in d.on_demand if workloads[c]]
 
     def rented(m: pyo.ConcreteModel, s: str, t: int, c: str) -> pyo.Expression:
-        return sum(m.od_serving[s, t, w, c] for w in workloads[c])
+        return linear_sum(m.od_serving[s, t, w, c] for w in workloads[c])
 
     m.OD_RENT = pyo.Set(initialize=[(s, t, c) for s in d.scenarios for t in d.months for c in options],
                         dimen=3, ordered=True)

@@ -8,6 +8,7 @@ import pyomo.environ as pyo
 
 from planner.model.costs import add_cost_term
 from planner.model.data import ModelData
+from planner.model.expressions import linear_sum
 
 ELASTIC_PENALTY_MUSD_PER_TTOK = 1e4
 """Penalty on unserved demand that the input forbids; only used when diagnosing infeasibility."""
@@ -38,9 +39,9 @@ def define_demand_balance(m: pyo.ConcreteModel, d: ModelData, *, served_ttok: py
     """
 
     def balance(m: pyo.ConcreteModel, s: str, t: int, w: str) -> pyo.Constraint:
-        served = sum(served_ttok[s, t, w, p] for p in d.policies)
+        served = linear_sum(served_ttok[s, t, w, p] for p in d.policies)
         unserved = unserved_ttok[s, t, w] if (s, t, w) in unserved_ttok.index_set() else 0
-        admitted = sum(d.admitted_fraction[p, w] * policy_on[s, t, p] for p in d.policies)
+        admitted = linear_sum(d.admitted_fraction[p, w] * policy_on[s, t, p] for p in d.policies)
         return served + unserved == demand_ttok[s, t, w] * admitted
 
     m.demand_balance = pyo.Constraint(m.DEMAND_INDEX, rule=balance)
@@ -79,14 +80,14 @@ def define_throughput(m: pyo.ConcreteModel, d: ModelData, *, gpus_serving: pyo.V
         cloud[w].append(c)
 
     def throughput(m: pyo.ConcreteModel, s: str, t: int, w: str) -> pyo.Constraint:
-        supply = sum(m.throughput_ttok_per_kgpu_month[g, w] * gpus_serving[s, t, w, g, site]
-                     for g, site in leased[t, w])
-        supply += sum(m.throughput_ttok_per_kgpu_month[d.od_gpu_type[c], w] * od_serving[s, t, w, c]
-                      for c in cloud[w])
+        supply = linear_sum(m.throughput_ttok_per_kgpu_month[g, w] * gpus_serving[s, t, w, g, site]
+                            for g, site in leased[t, w])
+        supply += linear_sum(m.throughput_ttok_per_kgpu_month[d.od_gpu_type[c], w] * od_serving[s, t, w, c]
+                             for c in cloud[w])
         if program_supply_ttok is not None and (s, t, w) in program_supply_ttok:
             supply += program_supply_ttok[s, t, w]
-        peak = sum(d.peak_to_average[w] * d.peak_multiplier[p, w] * served_ttok[s, t, w, p]
-                   for p in d.policies)
+        peak = linear_sum(d.peak_to_average[w] * d.peak_multiplier[p, w] * served_ttok[s, t, w, p]
+                          for p in d.policies)
         if isinstance(supply, int):
             # Nothing can serve this workload this month: it must be unserved or throttled away.
             return peak <= 0

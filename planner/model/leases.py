@@ -21,6 +21,7 @@ import pyomo.environ as pyo
 from planner.model.costs import add_cost_term
 from planner.model.data import ModelData
 from planner.model.efficiency import program_fixings
+from planner.model.expressions import linear_sum
 
 
 def define_lease_variables(m: pyo.ConcreteModel, d: ModelData) -> None:
@@ -71,7 +72,7 @@ def define_lease_terms(m: pyo.ConcreteModel, d: ModelData, *, lease_blocks: pyo.
                            dimen=4, ordered=True)
 
     def installed(m: pyo.ConcreteModel, n: str, g: str, site: str, t: int) -> pyo.Expression:
-        return d.committed_kgpu.get((g, site, t), 0.0) + sum(
+        return d.committed_kgpu.get((g, site, t), 0.0) + linear_sum(
             d.offer_block_kgpu[key[1]] * lease_blocks[key] for key in signed_on_path(d, n, covering[g, site, t])
         )
 

@@ -7,6 +7,7 @@ from collections import defaultdict
 import pyomo.environ as pyo
 
 from planner.model.data import ModelData
+from planner.model.expressions import linear_sum
 
 
 def define_power(m: pyo.ConcreteModel, d: ModelData, *, gpus_serving: pyo.Var) -> None:
@@ -30,7 +31,7 @@ def define_power(m: pyo.ConcreteModel, d: ModelData, *, gpus_serving: pyo.Var) -
     m.POWER_INDEX = pyo.Set(initialize=index, dimen=3, ordered=True)
 
     def draw(m: pyo.ConcreteModel, s: str, site: str, t: int) -> pyo.Expression:
-        return sum(d.mw_per_kgpu[g, site] * gpus_serving[s, t, w, g, site] for w, g in drawing[site, t])
+        return linear_sum(d.mw_per_kgpu[g, site] * gpus_serving[s, t, w, g, site] for w, g in drawing[site, t])
 
     m.power_draw_mw = pyo.Expression(m.POWER_INDEX, rule=draw)
     m.power = pyo.Constraint(m.POWER_INDEX, rule=lambda m, s, site, t: m.power_draw_mw[s, site, t]
