@@ -403,7 +403,7 @@ class HighsModel:
         self.highs.clearSolver()
         if progress is not None:
             progress.bound_floor = floor
-        start = None
+        start, start_objective = None, None
         if relaxed.seconds > RELAXATION_NEIGHBOURHOOD_LP_SHARE * time_limit_seconds:
             found = self._relaxation_neighbourhood(relaxed.values, floor, RELAXATION_NEIGHBOURHOOD_TIME_SHARE * left(),
                                                    mip_gap, progress)
@@ -412,8 +412,12 @@ class HighsModel:
                     return self._spent(RunOutcome(status="optimal", message="optimal", values=found.values,
                                                   objective=found.objective, bound=floor, seconds=0.0,
                                                   log_tail=found.log_tail), started)
-                start = found.values
+                start, start_objective = found.values, found.objective
         outcome = self.run(time_limit_seconds=left(), mip_gap=mip_gap, start=start, progress=progress)
+        if outcome.values is None and start is not None and outcome.status == "time_limit":
+            # Out of time before the search took its start up: the neighbourhood's plan still stands.
+            outcome = RunOutcome(status="time_limit", message="time limit reached", values=start,
+                                 objective=start_objective, bound=None, seconds=0.0, log_tail=outcome.log_tail)
         if outcome.values is not None:
             outcome.bound = _best_bound(outcome.bound, floor)
         return self._spent(outcome, started)

@@ -199,6 +199,28 @@ def test_a_neighbourhood_plan_within_the_gap_of_the_relaxation_is_the_answer(mon
     assert result.status == "optimal" and 0 < result.mip_gap <= 0.02
     assert result.best_bound_usd == pytest.approx(relaxed.objective_usd, rel=1e-6)
 
+
+def test_out_of_time_after_the_neighbourhood_its_plan_stands(monkeypatch) -> None:
+    """The full search stopped by the time limit before taking its start up: the neighbourhood's plan is
+    the answer, stopped at the time limit, with the LP bound."""
+    problem = realistic(12, mip_gap=1e-3)
+    monkeypatch.setattr(planner.highs, "RELAXATION_NEIGHBOURHOOD_LP_SHARE", 0.0)
+    original = HighsModel.run
+    calls: list[int] = []
+
+    def third_runs_out_of_time(self: HighsModel, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            return planner.highs.RunOutcome(status="time_limit", message="time limit reached", values=None,
+                                            objective=None, bound=None, seconds=0.0, log_tail=[])
+        return original(self, **kwargs)
+
+    monkeypatch.setattr(HighsModel, "run", third_runs_out_of_time)
+    result = Planner(problem).solve(marginal_values=False)
+    assert len(calls) == 3
+    assert result.status == "time_limit" and result.has_plan
+    assert 1e-3 < result.mip_gap < 0.05  # the neighbourhood's plan against the LP bound (1.4% here)
+
 def test_an_error_in_the_progress_hook_stops_the_search_and_is_raised() -> None:
     def hook(_: MipProgress) -> None:
         raise RuntimeError("display went away")
