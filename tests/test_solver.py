@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import math
 from itertools import pairwise
+from typing import Any
 
 import highspy
+import numpy as np
 import pyomo.environ as pyo
 import pytest
 from factory import LEASE_GPU_MONTH, lease, realistic, tiny
@@ -220,6 +222,52 @@ def test_out_of_time_after_the_neighbourhood_its_plan_stands(monkeypatch) -> Non
     assert len(calls) == 3
     assert result.status == "time_limit" and result.has_plan
     assert 1e-3 < result.mip_gap < 0.05  # the neighbourhood's plan against the LP bound (1.4% here)
+
+
+def test_too_little_time_for_a_root_leaves_the_neighbourhood_plan(monkeypatch) -> None:
+    """With less time left than the full search's root would take (a multiple of the LP's seconds), no
+    search that would overrun the limit: the neighbourhood's plan, stopped at the time limit, LP bound."""
+    problem = realistic(12, mip_gap=1e-3)
+    relaxed = Planner(problem).solve(relax=True, marginal_values=False)
+    monkeypatch.setattr(planner.highs, "RELAXATION_NEIGHBOURHOOD_LP_SHARE", 0.0)
+    monkeypatch.setattr(planner.highs, "ROOT_SECONDS_PER_LP_SECOND", 1e9)
+    runs = _count_runs(monkeypatch)
+    result = Planner(problem).solve(marginal_values=False)
+    assert [kind for kind, _ in runs] == ["lp", "mip"]
+    assert result.status == "time_limit" and result.has_plan and 1e-3 < result.mip_gap < 0.05
+    assert result.best_bound_usd == pytest.approx(relaxed.objective_usd, rel=1e-6)
+
+
+def test_an_infeasible_rounding_box_frees_the_fractional_columns(monkeypatch) -> None:
+    """When no rounding between floor and ceiling is feasible, the neighbourhood is searched again with
+    the columns the LP left fractional at their own bounds and the whole-numbered ones still held."""
+    problem = realistic(12, mip_gap=0.02)
+    monkeypatch.setattr(planner.highs, "RELAXATION_NEIGHBOURHOOD_LP_SHARE", 0.0)
+    original = HighsModel.run
+    seen: list[tuple[Any, Any, Any]] = []
+
+    def box_infeasible(self: HighsModel, **kwargs):
+        integer = self.compiled.integer
+        seen.append((self.col_lower[integer].copy(), self.col_upper[integer].copy(), None))
+        if len(seen) == 2:
+            return planner.highs.RunOutcome(status="infeasible", message="infeasible", values=None,
+                                            objective=None, bound=None, seconds=0.0, log_tail=[])
+        outcome = original(self, **kwargs)
+        seen[-1] = (*seen[-1][:2], outcome.values)
+        return outcome
+
+    monkeypatch.setattr(HighsModel, "run", box_infeasible)
+    p = Planner(problem)
+    result = p.solve(marginal_values=False)
+    assert len(seen) == 3 and result.status == "optimal" and result.mip_gap <= 0.02
+    compiled = p._highs.compiled
+    lp = seen[0][2][compiled.integer]
+    whole = np.abs(lp - np.round(lp)) <= 1e-6
+    assert whole.any() and (~whole).any()
+    lower, upper, _ = seen[2]
+    assert (lower[whole] == upper[whole]).all()
+    assert (lower[~whole] == compiled.col_lower[compiled.integer][~whole]).all()
+    assert (upper[~whole] == compiled.col_upper[compiled.integer][~whole]).all()
 
 def test_an_error_in_the_progress_hook_stops_the_search_and_is_raised() -> None:
     def hook(_: MipProgress) -> None:
