@@ -191,6 +191,12 @@ def _best_bound(bound: float | None, floor: float | None) -> float | None:
     return max(bound, floor)
 
 
+def _standing(found: RunOutcome, status: str, message: str) -> RunOutcome:
+    """The neighbourhood search's plan as the answer (the caller adds the LP's bound)."""
+    return RunOutcome(status=status, message=message, values=found.values, objective=found.objective,
+                      bound=None, seconds=0.0, log_tail=found.log_tail)
+
+
 def objective_target(bound: float, mip_gap: float) -> float:
     """The worst objective whose relative gap to ``bound`` is still at most ``mip_gap`` (minimising)."""
     return bound / (1.0 - mip_gap) if bound > 0 else bound / (1.0 + mip_gap)
@@ -407,36 +413,35 @@ class HighsModel:
         self.highs.clearSolver()
         if progress is not None:
             progress.bound_floor = floor
-        start, start_objective = None, None
+
+        def finish(outcome: RunOutcome) -> RunOutcome:
+            if outcome.values is not None:
+                outcome.bound = _best_bound(outcome.bound, floor)
+            return self._spent(outcome, started)
+
+        start: RunOutcome | None = None
         if relaxed.seconds > RELAXATION_NEIGHBOURHOOD_LP_SHARE * time_limit_seconds:
             found = self._relaxation_neighbourhood(relaxed.values, floor, RELAXATION_NEIGHBOURHOOD_TIME_SHARE * left(),
                                                    mip_gap, progress)
             if found.values is not None and found.objective is not None:
                 if relative_gap(found.objective, floor) <= mip_gap:
-                    return self._spent(RunOutcome(status="optimal", message="optimal", values=found.values,
-                                                  objective=found.objective, bound=floor, seconds=0.0,
-                                                  log_tail=found.log_tail), started)
-                start, start_objective = found.values, found.objective
+                    return finish(_standing(found, "optimal", "optimal"))
                 if left() < ROOT_SECONDS_PER_LP_SECOND * relaxed.seconds:
-                    return self._spent(RunOutcome(status="time_limit", message="time limit reached",
-                                                  values=found.values, objective=found.objective, bound=floor,
-                                                  seconds=0.0, log_tail=found.log_tail), started)
-        outcome = self.run(time_limit_seconds=left(), mip_gap=mip_gap, start=start, progress=progress)
+                    return finish(_standing(found, "time_limit", "time limit reached"))
+                start = found
+        outcome = self.run(time_limit_seconds=left(), mip_gap=mip_gap,
+                           start=None if start is None else start.values, progress=progress)
         if outcome.values is None and start is not None and outcome.status == "time_limit":
             # Out of time before the search took its start up: the neighbourhood's plan still stands.
-            outcome = RunOutcome(status="time_limit", message="time limit reached", values=start,
-                                 objective=start_objective, bound=None, seconds=0.0, log_tail=outcome.log_tail)
-        if outcome.values is not None:
-            outcome.bound = _best_bound(outcome.bound, floor)
-        return self._spent(outcome, started)
+            outcome = _standing(start, "time_limit", "time limit reached")
+        return finish(outcome)
 
     def _relaxation_neighbourhood(self, relaxed: np.ndarray, floor: float, time_limit_seconds: float,
                                   mip_gap: float, progress: ProgressRelay | None) -> RunOutcome:
         """RENS around the LP solution ``relaxed``, stopping at a plan within ``mip_gap`` of ``floor``.
 
-        When no rounding inside the floor-ceiling box is feasible (a minimum block count the LP met only
-        fractionally), the integer columns the LP left fractional are freed to their own bounds and the
-        columns it set to a whole number stay held."""
+        When no rounding inside the floor-ceiling box is feasible (it happens on XL), the integer columns
+        the LP left fractional are freed to their own bounds and the ones it set to a whole number stay held."""
         assert self.compiled is not None
         started = time.perf_counter()
         integer = np.flatnonzero(self.compiled.integer)
