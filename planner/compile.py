@@ -1,12 +1,13 @@
 """The Pyomo model as arrays: what HiGHS reads, and the maps that bring its answers back by name.
 
-:func:`compile_model` runs Pyomo's ``LinearStandardFormCompiler`` in mixed form (one row per
-constraint, coefficients as written, no sign flips, ranged rows merged back into one) and keeps
+:func:`compile_model` reads every row off the model with :class:`~planner.linear_form.LinearWalker`
+(the arrays Pyomo's ``LinearStandardFormCompiler`` writes in mixed form, entry for entry: one row per
+constraint, coefficients as written, no sign flips) and keeps
 
 * ``columns[j]``: the Pyomo variable of column ``j`` (every variable of the model has a column);
 * ``rows[i]``: the constraint of row ``i`` (a constraint with no variable left has no row);
 * every named ``Expression`` of the model as a row of a sparse matrix over the columns, read off the
-  compiler's own cache of sub-expressions, so a result reads them as ``E @ x + c`` instead of walking
+  walker's cache of named Expressions, so a result reads them as ``E @ x + c`` instead of walking
   each expression tree again.
 
 Mutable parameters are compiled at their current values: after changing them, compile again.
@@ -26,13 +27,11 @@ import highspy
 import numpy as np
 import pyomo.environ as pyo
 import scipy.sparse
+from pyomo.common.errors import InfeasibleConstraintException
 from pyomo.common.gc_manager import PauseGC
-from pyomo.common.numeric_types import native_numeric_types
-from pyomo.core.base.param import ParamData
-from pyomo.core.expr.numeric_expr import NPV_NegationExpression, NPV_ProductExpression
-from pyomo.repn.linear import LinearRepn, LinearRepnVisitor
-from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler, _LinearStandardFormCompiler_impl
-from pyomo.repn.util import ExprType
+from pyomo.core.base.set import SortComponents
+
+from planner.linear_form import Coefficients, LinearWalker
 
 INF = highspy.kHighsInf
 SUSPECT_MAGNITUDE = 1e10
@@ -138,67 +137,40 @@ class CompiledModel:
                 "such as demand or prices many orders above the rest")
 
 
-class _Compiler(_LinearStandardFormCompiler_impl):
-    """Pyomo's standard-form compiler, keeping its expression walker (and the walker's cache of every
-    named sub-expression it met) for :func:`_compile_expressions`."""
-
-    visitor: LinearRepnVisitor
-
-    def _get_visitor(self, subexpression_cache: dict[int, Any], var_recorder: Any) -> LinearRepnVisitor:
-        self.visitor = LinearRepnVisitor(subexpression_cache, var_recorder=var_recorder)
-        self.visitor.evaluate = _fast_evaluator(self.visitor.evaluate)
-        return self.visitor
-
-
-def _fast_evaluator(evaluate: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """The walker's evaluation of a fixed coefficient, without a tree walk for the shapes the model
-    writes tens of thousands of times (a mutable parameter, its negation, a number times it); the same
-    arithmetic in the same order, so the same floats. Anything else goes to Pyomo's ``evaluate``."""
-
-    def value(node: Any) -> Any:
-        cls = node.__class__
-        if cls is ParamData:
-            return node()
-        if cls is NPV_NegationExpression:
-            return -value(node._args_[0])
-        if cls is NPV_ProductExpression:
-            left, right = node._args_
-            return value(left) * value(right)
-        if cls in native_numeric_types:
-            return node
-        return evaluate(node)
-
-    return value
-
-
 def compile_model(model: pyo.ConcreteModel) -> CompiledModel:
     """Compile a built linear model to HiGHS arrays, keeping the column, row and expression maps.
 
-    The compiler leaves out variables that appear nowhere, and fixed ones (folding their values into
-    the row bounds); they are appended as empty columns (fixed ones with equal bounds), so every
-    variable gets a value back from HiGHS. A maximisation objective is negated.
+    Columns come in Pyomo's standard-form order (see :mod:`planner.linear_form`); a variable that
+    appears in no row and not in the objective is appended as an empty column, so every variable gets
+    a value back from HiGHS. A constraint with no variable left has no row (if its numbers hold; else
+    :class:`~pyomo.common.errors.InfeasibleConstraintException`). A maximisation objective is negated.
     """
-    return _compile(model, keep_walker=False)[0]
+    return compile_with_walker(model)[0]
 
 
-def compile_with_walker(model: pyo.ConcreteModel) -> tuple[CompiledModel, LinearRepnVisitor]:
-    """:func:`compile_model`, also returning the expression walker with its cache of every named
-    sub-expression (what :mod:`planner.recompile` needs to recompile only part of the model)."""
-    compiled, walker = _compile(model, keep_walker=True)
-    assert walker is not None
-    return compiled, walker
-
-
-def _compile(model: pyo.ConcreteModel, *, keep_walker: bool) -> tuple[CompiledModel, LinearRepnVisitor | None]:
-    compiler = _Compiler(LinearStandardFormCompiler.CONFIG({"mixed_form": True, "set_sense": pyo.minimize}))
+def compile_with_walker(model: pyo.ConcreteModel) -> tuple[CompiledModel, LinearWalker]:
+    """:func:`compile_model`, also returning the walker with its cache of every named Expression's
+    form (what :mod:`planner.recompile` needs to recompile only part of the model)."""
+    walker = LinearWalker()
     with PauseGC():
-        info = compiler.write(model)
-        if len(info.objectives) != 1:
-            raise ValueError(f"expected one active objective, found {len(info.objectives)}")
-        matrix, rows, row_lower, row_upper = _merged_rows(info)
-        columns = list(info.columns)
-        cost = info.c.toarray().ravel() if info.c.shape[0] else np.zeros(len(columns))
-        offset = float(info.c_offset[0]) if len(info.c_offset) else 0.0
+        objectives = list(model.component_data_objects(pyo.Objective, active=True, descend_into=True,
+                                                       sort=SortComponents.ORDERED_INDICES))
+        if len(objectives) != 1:
+            raise ValueError(f"expected one active objective, found {len(objectives)}")
+        objective = objectives[0]
+        objective_coefficients, offset = walker.linear(objective.expr)
+        rows, row_lower, row_upper, matrix = _constraint_rows(model, walker)
+        recorded = len(walker.columns)
+        cost = np.zeros(recorded)
+        cost[_column_indices(walker, objective_coefficients)] = np.fromiter(
+            objective_coefficients.values(), dtype=float, count=len(objective_coefficients))
+        if objective.sense == pyo.maximize:
+            cost, offset = -cost, -offset
+        used = (np.diff(matrix.indptr) > 0) | (cost != 0)
+        columns = [var for var, keep in zip(walker.columns, used.tolist(), strict=True) if keep]
+        matrix = scipy.sparse.csc_array((matrix.data, matrix.indices, matrix.indptr[np.r_[used, True]]),
+                                        shape=(len(rows), len(columns)))
+        cost = cost[used]
         missing = _missing_variables(model, columns)
         if missing:
             columns += missing
@@ -206,15 +178,50 @@ def _compile(model: pyo.ConcreteModel, *, keep_walker: bool) -> tuple[CompiledMo
             indptr = np.r_[matrix.indptr, np.full(len(missing), matrix.indptr[-1])]
             matrix = scipy.sparse.csc_array((matrix.data, matrix.indices, indptr),
                                             shape=(matrix.shape[0], len(columns)))
-        expressions = _compile_expressions(compiler.visitor, model, {id(v): j for j, v in enumerate(columns)})
-    walker = compiler.visitor if keep_walker else None
-    del compiler, info
+        expressions = _compile_expressions(walker, model, {id(v): j for j, v in enumerate(columns)})
     _release_garbage()
     col_lower, col_upper, integer = column_bounds(columns)
-    compiled = CompiledModel(columns=columns, rows=rows, matrix=matrix, cost=cost, offset=offset,
+    compiled = CompiledModel(columns=columns, rows=rows, matrix=matrix, cost=cost, offset=float(offset),
                              col_lower=col_lower, col_upper=col_upper, integer=integer, row_lower=row_lower,
                              row_upper=row_upper, expressions=expressions)
     return compiled, walker
+
+
+def _column_indices(walker: LinearWalker, coefficients: Coefficients) -> np.ndarray:
+    """Positions in ``walker.columns`` of the variables of ``coefficients``, in its order."""
+    return np.fromiter(map(walker.column_of.__getitem__, coefficients), dtype=np.int64, count=len(coefficients))
+
+
+def _constraint_rows(model: pyo.ConcreteModel, walker: LinearWalker
+                     ) -> tuple[list[Any], np.ndarray, np.ndarray, scipy.sparse.csc_array]:
+    """(constraints, lower, upper, matrix over the walker's columns): one row per active constraint
+    with a variable and a bound, in model order."""
+    rows: list[Any] = []
+    lower: list[float] = []
+    upper: list[float] = []
+    variables: list[int] = []
+    data: list[Any] = []
+    indptr = [0]
+    for con in model.component_data_objects(pyo.Constraint, active=True, descend_into=True,
+                                            sort=SortComponents.ORDERED_INDICES):
+        lb, coefficients, constant, ub = walker.row(con)
+        if lb is None and ub is None:
+            continue
+        if not coefficients:
+            if (lb is None or lb <= constant) and (ub is None or ub >= constant):
+                continue
+            raise InfeasibleConstraintException(f"model contains a trivially infeasible constraint, '{con.name}'")
+        rows.append(con)
+        lower.append(-INF if lb is None else lb - constant)
+        upper.append(INF if ub is None else ub - constant)
+        variables.extend(coefficients)
+        data.extend(coefficients.values())
+        indptr.append(len(data))
+    indices = np.fromiter(map(walker.column_of.__getitem__, variables), dtype=np.int32, count=len(variables))
+    matrix = scipy.sparse.csr_array(
+        (np.asarray(data, dtype=float), indices, np.asarray(indptr, dtype=np.int64)),
+        shape=(len(rows), len(walker.columns))).tocsc()
+    return rows, np.asarray(lower, dtype=float), np.asarray(upper, dtype=float), matrix
 
 
 def _positions(items: list[Any], wanted: list[Any], *, missing_ok: bool = False) -> list[Any]:
@@ -248,27 +255,7 @@ def _release_garbage() -> None:
         _MALLOC_TRIM(0)
 
 
-def _merged_rows(info: Any) -> tuple[scipy.sparse.csc_array, list[Any], np.ndarray, np.ndarray]:
-    """(matrix, constraints, lower, upper) with one row per constraint: in mixed form a ranged
-    constraint comes as two rows (upper, then lower) with the same coefficients."""
-    matrix = info.A
-    rows = [entry.constraint for entry in info.rows]
-    signs = np.fromiter((entry.bound_type for entry in info.rows), dtype=np.int8, count=len(rows))
-    rhs = np.asarray(info.rhs, dtype=float)
-    row_lower = np.where(signs <= 0, rhs, -INF)
-    row_upper = np.where(signs >= 0, rhs, INF)
-    second = [i for i in range(1, len(rows)) if rows[i] is rows[i - 1]]
-    if second:
-        row_lower[np.array(second) - 1] = row_lower[second]
-        keep = np.ones(len(rows), dtype=bool)
-        keep[second] = False
-        matrix = scipy.sparse.csc_array(matrix.tocsr()[keep])
-        rows = [c for c, k in zip(rows, keep, strict=True) if k]
-        row_lower, row_upper = row_lower[keep], row_upper[keep]
-    return matrix, rows, row_lower, row_upper
-
-
-def _compile_expressions(visitor: LinearRepnVisitor, model: pyo.ConcreteModel,
+def _compile_expressions(walker: LinearWalker, model: pyo.ConcreteModel,
                          column_of_id: dict[int, int]) -> CompiledExpressions:
     """Every named Expression of ``model`` as a sparse row; those the constraints and the objective use
     come straight from the walker's cache."""
@@ -277,20 +264,14 @@ def _compile_expressions(visitor: LinearRepnVisitor, model: pyo.ConcreteModel,
     indptr = [0]
     constant: list[float] = []
     first_row: dict[str, tuple[list[Any], int]] = {}
-    cache = visitor.subexpression_cache
     for component in model.component_objects(pyo.Expression, active=True, descend_into=True):
         keys = []
         first_row[component.name] = (keys, len(constant))
         for key, expression in component.items():
-            linear, offset = _cached_linear(cache.get(id(expression)))
-            if linear is None:
-                repn = visitor.walk_expression(expression)
-                if repn.nonlinear is not None:
-                    raise ValueError(f"{expression.name} is not linear")
-                linear, offset = repn.linear, repn.constant
+            coefficients, offset = walker.linear(expression)
             keys.append(key)
-            indices.extend(column_of_id[vid] for vid in linear)
-            data.extend(linear.values())
+            indices.extend(map(column_of_id.__getitem__, coefficients))
+            data.extend(coefficients.values())
             indptr.append(len(indices))
             constant.append(float(offset))
     matrix = scipy.sparse.csr_array(
@@ -298,20 +279,6 @@ def _compile_expressions(visitor: LinearRepnVisitor, model: pyo.ConcreteModel,
         shape=(len(constant), len(column_of_id)))
     matrix.sum_duplicates()
     return CompiledExpressions(matrix=matrix, constant=np.asarray(constant), first_row=first_row)
-
-
-def _cached_linear(cached: tuple[ExprType, Any] | None) -> tuple[dict[int, Any] | None, Any]:
-    """(linear terms, constant) of a named Expression straight from the walker's cache, as walking it
-    again would give them (zero coefficients dropped); (None, None) when it must be walked: not
-    cached, or cached with a pending multiplier or a nonlinear part."""
-    if cached is None:
-        return None, None
-    kind, repn = cached
-    if kind is ExprType.CONSTANT:
-        return {}, repn
-    if repn.__class__ is not LinearRepn or repn.nonlinear is not None or repn.multiplier != 1:
-        return None, None
-    return {vid: coef for vid, coef in repn.linear.items() if coef}, repn.constant
 
 
 def _missing_variables(model: pyo.ConcreteModel, columns: list[Any]) -> list[Any]:

@@ -1,12 +1,12 @@
 """Recompiling after new parameter values: only the rows, costs and expressions they reach.
 
-Pyomo's standard-form compiler walks every expression of the model again when one mutable parameter
-moves (most of an in-place update's time). :class:`Recompiler` keeps the compiler's expression walker
-(with its cache of every named sub-expression) and, once, a map from each mutable parameter to what
-uses it: constraints, the objective and named Expressions, through any depth of named Expressions.
-After new values are loaded it drops the cached sub-expressions those values reach and walks only the
-constraints, objective and Expressions that use them, with Pyomo's own walker, so each row comes out as
-the full compiler would write it.
+A whole compile walks every expression of the model again when one mutable parameter moves (most of
+an in-place update's time). :class:`Recompiler` keeps the compile's
+:class:`~planner.linear_form.LinearWalker` (with its cache of every named Expression's form) and,
+once, a map from each mutable parameter to what uses it: constraints, the objective and named
+Expressions, through any depth of named Expressions. After new values are loaded it drops the cached
+forms those values reach and walks only the constraints, objective and Expressions that use them, with
+the same walker, so each row comes out as the whole compile would write it.
 
 Anything the rows cannot absorb in place (a row that loses its last variable or one that gains its
 first, a nonlinear term, a variable the compile never saw) returns None: the caller compiles the whole
@@ -22,19 +22,19 @@ import numpy as np
 import pyomo.environ as pyo
 import scipy.sparse
 from pyomo.common.numeric_types import native_types
-from pyomo.repn.linear import LinearRepnVisitor
 
 from planner.compile import INF, CompiledExpressions, CompiledModel, column_bounds
+from planner.linear_form import Coefficients, LinearWalker, NonlinearExpressionError
 
 
 class Recompiler:
     """What one compiled model needs to be brought up to date with new parameter values.
 
     ``compiled`` is the model as HiGHS holds it (its column order), ``walker`` the walker that compiled
-    it (see :func:`planner.compile.compile_model` with ``keep_walker=True``).
+    it (see :func:`planner.compile.compile_with_walker`).
     """
 
-    def __init__(self, model: pyo.ConcreteModel, compiled: CompiledModel, walker: LinearRepnVisitor) -> None:
+    def __init__(self, model: pyo.ConcreteModel, compiled: CompiledModel, walker: LinearWalker) -> None:
         self.model = model
         self.compiled = compiled
         self.walker = walker
@@ -60,7 +60,7 @@ class Recompiler:
         if not moved.size:
             return self.compiled
         constraints, objectives, expressions = self._reached([self.params[i] for i in moved.tolist()])
-        cache = self.walker.subexpression_cache
+        cache = self.walker.cache
         for expression in expressions:
             cache.pop(id(expression), None)
         compiled = self._rewritten(constraints, objectives, expressions)
@@ -96,16 +96,19 @@ class Recompiler:
     def _linear(self, expression: Any) -> tuple[np.ndarray, np.ndarray, float] | None:
         """(columns, coefficients, constant) of a linear expression; None if it is not linear or uses a
         variable without a column."""
-        repn = self.walker.walk_expression(expression)
-        if repn.nonlinear is not None:
-            return None
         try:
-            columns = np.fromiter((self.column_of[v] for v in repn.linear), dtype=np.int64, count=len(repn.linear))
+            coefficients, constant = self.walker.linear(expression)
+        except NonlinearExpressionError:
+            return None
+        return self._arrays(coefficients, constant)
+
+    def _arrays(self, coefficients: Coefficients, constant: Any) -> tuple[np.ndarray, np.ndarray, float] | None:
+        try:
+            columns = np.fromiter(map(self.column_of.__getitem__, coefficients), dtype=np.int64,
+                                  count=len(coefficients))
         except KeyError:
             return None
-        coefficients = np.fromiter(repn.linear.values(), dtype=float, count=len(repn.linear))
-        nonzero = coefficients != 0
-        return columns[nonzero], coefficients[nonzero], float(repn.constant)
+        return columns, np.fromiter(coefficients.values(), dtype=float, count=len(coefficients)), float(constant)
 
     def _rewritten(self, constraints: list[Any], objectives: list[Any],
                    expressions: list[Any]) -> CompiledModel | None:
@@ -117,10 +120,11 @@ class Recompiler:
             row = self.row_of.get(id(con))
             if row is None or not con.active:
                 return None  # a constraint that had no row: it may need one now
-            lb, body, ub = con.to_bounded_expression()
-            lb = lb if lb.__class__ in native_types else pyo.value(lb)
-            ub = ub if ub.__class__ in native_types else pyo.value(ub)
-            linear = self._linear(body)
+            try:
+                lb, coefficients, constant, ub = self.walker.row(con)
+            except NonlinearExpressionError:
+                return None
+            linear = self._arrays(coefficients, constant)
             if linear is None or not linear[0].size or (lb is None and ub is None):
                 return None  # no variable left: the full compiler drops the row
             columns, coefficients, constant = linear
