@@ -59,7 +59,8 @@ def constant_value(node: Any) -> Any:
     if cls in native_numeric_types:
         return node
     if cls is ParamData:
-        return node()
+        value = node._value  # what node() returns, without its argument checks (a third of the time)
+        return value if value.__class__ in native_numeric_types else node()
     if cls is NPV_NegationExpression:
         return -constant_value(node._args_[0])
     if cls is NPV_ProductExpression:
@@ -96,21 +97,24 @@ class LinearWalker:
         expr = constraint.expr
         if expr is None:
             return None, {}, 0, None
+        handlers = self._handlers
         if expr.__class__ is RangedExpression:
             lower, body, upper = expr.args
             if not (_is_fixed(lower) and _is_fixed(upper)):
                 raise NonlinearExpressionError(f"{constraint.name} has a variable bound in a ranged inequality")
             form = self.form(body)
         else:
-            lhs, rhs = expr.args
+            lhs, rhs = expr._args_
             equality = expr.__class__ is EqualityExpression
             if rhs.__class__ in native_types or not rhs.is_potentially_variable():
-                lower, form, upper = rhs if equality else None, self.form(lhs), rhs
+                lower, upper = rhs if equality else None, rhs
+                form = (handlers.get(lhs.__class__) or self.form)(lhs)
             elif lhs.__class__ in native_types or not lhs.is_potentially_variable():
-                lower, form, upper = lhs, self.form(rhs), lhs if equality else None
+                lower, upper = lhs, lhs if equality else None
+                form = (handlers.get(rhs.__class__) or self.form)(rhs)
             else:
-                left = self.form(lhs)
-                right = self.form(rhs)
+                left = (handlers.get(lhs.__class__) or self.form)(lhs)
+                right = (handlers.get(rhs.__class__) or self.form)(rhs)
                 lower, upper = 0 if equality else None, 0
                 form = _sum([left, _negated(right)])
         coefficients, constant = _scaled(form)
@@ -162,7 +166,7 @@ class LinearWalker:
     def _variable(self, var: Any) -> Form | Any:
         if id(var) not in self.column_of:
             if var.fixed:
-                return 1 * var.value
+                return 1 * _fixed_value(var)
             self._record(var)
         return 1, 0, {id(var): 1}
 
@@ -173,7 +177,7 @@ class LinearWalker:
         vid = id(var)
         if vid not in self.column_of:
             if var.fixed:
-                return 0 + coefficient * var.value
+                return 0 + coefficient * _fixed_value(var)
             self._record(var)
         if coefficient:
             return 1, 0, {vid: coefficient}
@@ -205,7 +209,7 @@ class LinearWalker:
             vid = id(var)
             if vid not in column_of:
                 if var.fixed:
-                    fixed_part += coefficient * var.value
+                    fixed_part += coefficient * _fixed_value(var)
                     continue
                 self._record(var)
             if vid in coefficients:
@@ -220,14 +224,20 @@ class LinearWalker:
     def _sum(self, node: Any) -> Form | Any:
         handlers = self._handlers
         form = self.form
-        return _sum([(handlers.get(arg.__class__) or form)(arg) for arg in node.args])
+        return _sum([arg if arg.__class__ in native_numeric_types else (handlers.get(arg.__class__) or form)(arg)
+                     for arg in node.args])
 
     def _negation(self, node: Any) -> Form | Any:
-        return _negated(self.form(node._args_[0]))
+        arg = node._args_[0]
+        return _negated((self._handlers.get(arg.__class__) or self.form)(arg))
 
     def _product(self, node: Any) -> Form | Any:
         left, right = node._args_
-        left_form, right_form = self.form(left), self.form(right)
+        handlers = self._handlers
+        form = self.form
+        left_form = left if left.__class__ in native_numeric_types else (handlers.get(left.__class__) or form)(left)
+        right_form = (right if right.__class__ in native_numeric_types
+                      else (handlers.get(right.__class__) or form)(right))
         if left_form.__class__ is not tuple:
             if right_form.__class__ is not tuple:
                 return left_form * right_form
@@ -253,7 +263,9 @@ class LinearWalker:
         key = id(node)
         cached = self.cache.get(key, _MISSING)
         if cached is _MISSING:
-            cached = self.cache[key] = self.form(node.expr)
+            body = node.expr
+            cached = self.cache[key] = (body if body.__class__ in native_numeric_types
+                                        else (self._handlers.get(body.__class__) or self.form)(body))
         return cached
 
     def _delegated(self, node: Any) -> Form | Any:
@@ -272,6 +284,13 @@ class LinearWalker:
 
 
 _MISSING = object()
+
+
+def _fixed_value(var: Any) -> Any:
+    value = var.value
+    if value is None:
+        raise ValueError(f"variable {var.name} is fixed without a value")
+    return value
 
 
 def _itself(node: Any) -> Any:
@@ -300,6 +319,9 @@ def _sum(forms: list[Form | Any]) -> Form | Any:
         multiplier, part_constant, part = form
         if multiplier == 1:
             constant += part_constant
+            if not coefficients:
+                coefficients.update(part)  # the same values, inserted in the same order
+                continue
             for vid, coefficient in part.items():
                 if vid in coefficients:
                     coefficients[vid] += coefficient

@@ -158,3 +158,12 @@ def test_a_constraint_that_cannot_hold_is_named() -> None:
     m.cost = pyo.Objective(expr=m.x)
     with pytest.raises(InfeasibleConstraintException, match="'impossible'"):
         compile_model(m)
+
+
+def test_a_variable_fixed_without_a_value_is_named() -> None:
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var()
+    m.y = pyo.Var()
+    m.y.fix(None)
+    with pytest.raises(ValueError, match="variable y is fixed without a value"):
+        LinearWalker().linear(m.x + 2 * m.y)
