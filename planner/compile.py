@@ -145,12 +145,20 @@ def compile_model(model: pyo.ConcreteModel) -> CompiledModel:
     a value back from HiGHS. A constraint with no variable left has no row (if its numbers hold; else
     :class:`~pyomo.common.errors.InfeasibleConstraintException`). A maximisation objective is negated.
     """
-    return compile_with_walker(model)[0]
+    compiled = _compiled(model)[0]  # the walker and its cache are freed here, before the trim
+    _release_garbage()
+    return compiled
 
 
 def compile_with_walker(model: pyo.ConcreteModel) -> tuple[CompiledModel, LinearWalker]:
     """:func:`compile_model`, also returning the walker with its cache of every named Expression's
     form (what :mod:`planner.recompile` needs to recompile only part of the model)."""
+    compiled, walker = _compiled(model)
+    _release_garbage()
+    return compiled, walker
+
+
+def _compiled(model: pyo.ConcreteModel) -> tuple[CompiledModel, LinearWalker]:
     walker = LinearWalker()
     with PauseGC():
         objectives = list(model.component_data_objects(pyo.Objective, active=True, descend_into=True,
@@ -179,7 +187,6 @@ def compile_with_walker(model: pyo.ConcreteModel) -> tuple[CompiledModel, Linear
             matrix = scipy.sparse.csc_array((matrix.data, matrix.indices, indptr),
                                             shape=(matrix.shape[0], len(columns)))
         expressions = _compile_expressions(walker, model, {id(v): j for j, v in enumerate(columns)})
-    _release_garbage()
     col_lower, col_upper, integer = column_bounds(columns)
     compiled = CompiledModel(columns=columns, rows=rows, matrix=matrix, cost=cost, offset=float(offset),
                              col_lower=col_lower, col_upper=col_upper, integer=integer, row_lower=row_lower,
@@ -247,9 +254,9 @@ _MALLOC_TRIM = _malloc_trim()
 
 
 def _release_garbage() -> None:
-    """Free the compiler's cyclic garbage (it runs with the collector paused) and hand the freed heap
-    back to the operating system, so that HiGHS's copy of the model and its search do not stack on top
-    of it (about 90 MB on the XL benchmark, for 0.4 s)."""
+    """Free any cyclic garbage of the compile (it runs with the collector paused) and hand the freed
+    heap back to the operating system, so that HiGHS's copy of the model and its search do not stack
+    on top of it."""
     gc.collect(1)
     if _MALLOC_TRIM is not None:
         _MALLOC_TRIM(0)
