@@ -116,7 +116,7 @@ class LinearWalker:
                 left = (handlers.get(lhs.__class__) or self.form)(lhs)
                 right = (handlers.get(rhs.__class__) or self.form)(rhs)
                 lower, upper = 0 if equality else None, 0
-                form = _sum([left, _negated(right)])
+                form = _sum([left, _negated(right)], adopt_first=lhs.__class__ in _FRESH)
         coefficients, constant = _scaled(form)
         if lower.__class__ not in native_types:
             lower = pyo.value(lower)
@@ -224,8 +224,9 @@ class LinearWalker:
     def _sum(self, node: Any) -> Form | Any:
         handlers = self._handlers
         form = self.form
+        args = node.args
         return _sum([arg if arg.__class__ in native_numeric_types else (handlers.get(arg.__class__) or form)(arg)
-                     for arg in node.args])
+                     for arg in args], adopt_first=args[0].__class__ in _FRESH)
 
     def _negation(self, node: Any) -> Form | Any:
         arg = node._args_[0]
@@ -284,6 +285,8 @@ class LinearWalker:
 
 
 _MISSING = object()
+_FRESH = frozenset({LinearExpression, MonomialTermExpression, VarData})
+"""Node kinds whose form always comes with coefficients of its own (never a cached dict)."""
 
 
 def _fixed_value(var: Any) -> Any:
@@ -308,10 +311,17 @@ def _negated(form: Form | Any) -> Form | Any:
     return multiplier * -1, constant, coefficients
 
 
-def _sum(forms: list[Form | Any]) -> Form | Any:
-    """The form of a sum of forms: coefficients times multipliers added in order."""
+def _sum(forms: list[Form | Any], *, adopt_first: bool = False) -> Form | Any:
+    """The form of a sum of forms: coefficients times multipliers added in order. ``adopt_first``: the
+    first form's coefficients were made for this sum alone (not a cached named Expression's), so a
+    multiplier of 1 lets the sum add to them in place instead of copying them first."""
     coefficients: Coefficients = {}
     constant = 0
+    first = forms[0] if forms else None
+    if adopt_first and first.__class__ is tuple and first[0] == 1:
+        constant += first[1]
+        coefficients = first[2]
+        forms = forms[1:]
     for form in forms:
         if form.__class__ is not tuple:
             constant += form
