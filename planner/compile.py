@@ -169,11 +169,12 @@ def _compiled(model: pyo.ConcreteModel) -> tuple[CompiledModel, LinearWalker]:
         objective_coefficients, offset = walker.linear(objective.expr)
         rows, row_lower, row_upper, matrix = _constraint_rows(model, walker)
         recorded = len(walker.columns)
-        cost = np.zeros(recorded)
-        cost[_column_indices(walker, objective_coefficients)] = np.fromiter(
-            objective_coefficients.values(), dtype=float, count=len(objective_coefficients))
+        objective_values = np.fromiter(objective_coefficients.values(), dtype=float,
+                                       count=len(objective_coefficients))
         if objective.sense == pyo.maximize:
-            cost, offset = -cost, -offset
+            objective_values, offset = -objective_values, -offset
+        cost = np.zeros(recorded)
+        cost[_column_indices(walker, objective_coefficients)] = objective_values
         used = (np.diff(matrix.indptr) > 0) | (cost != 0)
         columns = [var for var, keep in zip(walker.columns, used.tolist(), strict=True) if keep]
         matrix = scipy.sparse.csc_array((matrix.data, matrix.indices, matrix.indptr[np.r_[used, True]]),
