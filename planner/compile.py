@@ -195,9 +195,9 @@ def _compiled(model: pyo.ConcreteModel) -> tuple[CompiledModel, LinearWalker]:
     return compiled, walker
 
 
-def _column_indices(walker: LinearWalker, coefficients: Coefficients) -> np.ndarray:
-    """Positions in ``walker.columns`` of the variables of ``coefficients``, in its order."""
-    return np.fromiter(map(walker.column_of.__getitem__, coefficients), dtype=np.int64, count=len(coefficients))
+def _column_indices(walker: LinearWalker, variables: Coefficients | list[int]) -> np.ndarray:
+    """Positions in ``walker.columns`` of the variables (ids, or the keys of coefficients), in order."""
+    return np.fromiter(map(walker.column_of.__getitem__, variables), dtype=np.int32, count=len(variables))
 
 
 def _constraint_rows(model: pyo.ConcreteModel, walker: LinearWalker
@@ -225,9 +225,8 @@ def _constraint_rows(model: pyo.ConcreteModel, walker: LinearWalker
         variables.extend(coefficients)
         data.extend(coefficients.values())
         indptr.append(len(data))
-    indices = np.fromiter(map(walker.column_of.__getitem__, variables), dtype=np.int32, count=len(variables))
     matrix = scipy.sparse.csr_array(
-        (np.asarray(data, dtype=float), indices, np.asarray(indptr, dtype=np.int64)),
+        (np.asarray(data, dtype=float), _column_indices(walker, variables), np.asarray(indptr, dtype=np.int64)),
         shape=(len(rows), len(walker.columns))).tocsc()
     return rows, np.asarray(lower, dtype=float), np.asarray(upper, dtype=float), matrix
 

@@ -38,8 +38,8 @@ RELAXATION_NEIGHBOURHOOD_TIME_SHARE = 0.5
 ROOT_SECONDS_PER_LP_SECOND = 12.0
 """The full search after the neighbourhood's plan starts only with at least this many times the LP's
 seconds left: its root solves that LP again after presolve, then cuts, and HiGHS checks its time limit only
-between those steps. On XL (LP 24-25 s), started with about 100 s left, it ran 251 s once and about 300 s
-another time. Less, and the neighbourhood's plan stands."""
+between those steps. On XL (LP 24-25 s), started with about 100 s left, it ran 251 s once and, by the run's
+totals, about 300 s another time. Less, and the neighbourhood's plan stands."""
 COLUMN_WISE = int(highspy.MatrixFormat.kColwise)
 MINIMIZE = int(highspy.ObjSense.kMinimize)
 

@@ -142,18 +142,12 @@ class LinearWalker:
             return self._named
         if not node.is_potentially_variable():
             return constant_value
-        if issubclass(cls, MonomialTermExpression):
-            return self._monomial
-        if issubclass(cls, LinearExpression):
-            return self._linear_sum
-        if issubclass(cls, SumExpression):
-            return self._sum
-        if issubclass(cls, NegationExpression):
-            return self._negation
-        if issubclass(cls, ProductExpression):
-            return self._product
-        if issubclass(cls, DivisionExpression):
-            return self._quotient
+        # Subclasses before their bases: a monomial is a product, a linear sum is a sum.
+        for kind, handler in ((MonomialTermExpression, self._monomial), (LinearExpression, self._linear_sum),
+                              (SumExpression, self._sum), (NegationExpression, self._negation),
+                              (ProductExpression, self._product), (DivisionExpression, self._quotient)):
+            if issubclass(cls, kind):
+                return handler
         return self._delegated
 
     def _record(self, var: Any) -> None:
@@ -226,7 +220,7 @@ class LinearWalker:
         form = self.form
         args = node.args
         return _sum([arg if arg.__class__ in native_numeric_types else (handlers.get(arg.__class__) or form)(arg)
-                     for arg in args], adopt_first=args[0].__class__ in _FRESH)
+                     for arg in args], adopt_first=bool(args) and args[0].__class__ in _FRESH)
 
     def _negation(self, node: Any) -> Form | Any:
         arg = node._args_[0]
