@@ -6,9 +6,9 @@ constraint, coefficients as written, no sign flips) and keeps
 
 * ``columns[j]``: the Pyomo variable of column ``j`` (every variable of the model has a column);
 * ``rows[i]``: the constraint of row ``i`` (a constraint with no variable left has no row);
-* every named ``Expression`` of the model as a row of a sparse matrix over the columns, read off the
-  walker's cache of named Expressions, so a result reads them as ``E @ x + c`` instead of walking
-  each expression tree again.
+* every named ``Expression`` of the model (or those asked for) as a row of a sparse matrix over the
+  columns, read off the walker's cache of named Expressions, so a result reads them as ``E @ x + c``
+  instead of walking each expression tree again.
 
 Mutable parameters are compiled at their current values: after changing them, compile again.
 """
@@ -19,7 +19,7 @@ import ctypes
 import ctypes.util
 import gc
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,6 +112,10 @@ class CompiledModel:
         assert len(keys) == 1, f"{expression.name} is not a scalar Expression"
         return self.expressions.matrix[[start]].toarray().ravel()
 
+    def holds(self, component: Any) -> bool:
+        """Whether :meth:`values` can read ``component`` (the objective, or a compiled Expression)."""
+        return component.ctype is pyo.Objective or component.name in self.expressions.first_row
+
     def values(self, component: Any, x: np.ndarray) -> dict[Any, float]:
         """Index -> value at the solution ``x`` of a named Expression or of the objective."""
         if component.ctype is pyo.Objective:
@@ -137,28 +141,31 @@ class CompiledModel:
                 "such as demand or prices many orders above the rest")
 
 
-def compile_model(model: pyo.ConcreteModel) -> CompiledModel:
+def compile_model(model: pyo.ConcreteModel, *, expressions: Iterable[Any] | None = None) -> CompiledModel:
     """Compile a built linear model to HiGHS arrays, keeping the column, row and expression maps.
+
+    ``expressions``: the named Expression components to compile for reading values (default: all).
 
     Columns come in Pyomo's standard-form order (see :mod:`planner.linear_form`); a variable that
     appears in no row and not in the objective is appended as an empty column, so every variable gets
     a value back from HiGHS. A constraint with no variable left has no row (if its numbers hold; else
     :class:`~pyomo.common.errors.InfeasibleConstraintException`). A maximisation objective is negated.
     """
-    compiled = _compiled(model)[0]  # the walker and its cache are freed here, before the trim
+    compiled = _compiled(model, expressions)[0]  # the walker and its cache are freed here, before the trim
     _release_garbage()
     return compiled
 
 
-def compile_with_walker(model: pyo.ConcreteModel) -> tuple[CompiledModel, LinearWalker]:
+def compile_with_walker(model: pyo.ConcreteModel, *, expressions: Iterable[Any] | None = None
+                        ) -> tuple[CompiledModel, LinearWalker]:
     """:func:`compile_model`, also returning the walker with its cache of every named Expression's
     form (what :mod:`planner.recompile` needs to recompile only part of the model)."""
-    compiled, walker = _compiled(model)
+    compiled, walker = _compiled(model, expressions)
     _release_garbage()
     return compiled, walker
 
 
-def _compiled(model: pyo.ConcreteModel) -> tuple[CompiledModel, LinearWalker]:
+def _compiled(model: pyo.ConcreteModel, expressions: Iterable[Any] | None) -> tuple[CompiledModel, LinearWalker]:
     walker = LinearWalker()
     with PauseGC():
         objectives = list(model.component_data_objects(pyo.Objective, active=True, descend_into=True,
@@ -168,13 +175,11 @@ def _compiled(model: pyo.ConcreteModel) -> tuple[CompiledModel, LinearWalker]:
         objective = objectives[0]
         objective_coefficients, offset = walker.linear(objective.expr)
         rows, row_lower, row_upper, matrix = _constraint_rows(model, walker)
-        recorded = len(walker.columns)
-        objective_values = np.fromiter(objective_coefficients.values(), dtype=float,
-                                       count=len(objective_coefficients))
+        objective_values = _values_of(objective_coefficients)
         if objective.sense == pyo.maximize:
             objective_values, offset = -objective_values, -offset
-        cost = np.zeros(recorded)
-        cost[_column_indices(walker, objective_coefficients)] = objective_values
+        cost = np.zeros(len(walker.columns))
+        cost[_columns_of(objective_coefficients)] = objective_values
         used = (np.diff(matrix.indptr) > 0) | (cost != 0)
         columns = [var for var, keep in zip(walker.columns, used.tolist(), strict=True) if keep]
         matrix = scipy.sparse.csc_array((matrix.data, matrix.indices, matrix.indptr[np.r_[used, True]]),
@@ -187,17 +192,58 @@ def _compiled(model: pyo.ConcreteModel) -> tuple[CompiledModel, LinearWalker]:
             indptr = np.r_[matrix.indptr, np.full(len(missing), matrix.indptr[-1])]
             matrix = scipy.sparse.csc_array((matrix.data, matrix.indices, indptr),
                                             shape=(matrix.shape[0], len(columns)))
-        expressions = _compile_expressions(walker, model, {id(v): j for j, v in enumerate(columns)})
+        if expressions is None:
+            expressions = model.component_objects(pyo.Expression, active=True, descend_into=True)
+        compiled_expressions = _compile_expressions(walker, expressions, len(columns),
+                                                    lambda: _compiled_columns(walker, used, missing))
     col_lower, col_upper, integer = column_bounds(columns)
     compiled = CompiledModel(columns=columns, rows=rows, matrix=matrix, cost=cost, offset=float(offset),
                              col_lower=col_lower, col_upper=col_upper, integer=integer, row_lower=row_lower,
-                             row_upper=row_upper, expressions=expressions)
+                             row_upper=row_upper, expressions=compiled_expressions)
     return compiled, walker
 
 
-def _column_indices(walker: LinearWalker, variables: Coefficients | list[int]) -> np.ndarray:
-    """Positions in ``walker.columns`` of the variables (ids, or the keys of coefficients), in order."""
-    return np.fromiter(map(walker.column_of.__getitem__, variables), dtype=np.int32, count=len(variables))
+def _columns_of(coefficients: Coefficients) -> np.ndarray:
+    """The walker columns that ``coefficients`` are keyed by, in order."""
+    return np.fromiter(coefficients, dtype=np.int64, count=len(coefficients))
+
+
+def _values_of(coefficients: Coefficients) -> np.ndarray:
+    return np.fromiter(coefficients.values(), dtype=float, count=len(coefficients))
+
+
+def _compiled_columns(walker: LinearWalker, used: np.ndarray, missing: list[Any]) -> np.ndarray:
+    """Walker column -> compiled column (-1 for a variable with none): the walker's columns that were
+    ``used`` in order, then the ``missing`` variables appended after them."""
+    compiled_column = np.full(len(walker.columns), -1, dtype=np.int64)
+    compiled_column[np.flatnonzero(used)] = np.arange(int(used.sum()))
+    column_of = walker.column_of
+    for k, var in enumerate(missing, start=int(used.sum())):
+        position = column_of.get(id(var))
+        if position is not None:
+            compiled_column[position] = k
+    return compiled_column
+
+
+def walker_columns_to_compiled(walker: LinearWalker, compiled: CompiledModel) -> np.ndarray:
+    """Walker column -> column of ``compiled`` (-1 for a walker column that ``compiled`` has not)."""
+    compiled_column = np.full(len(walker.columns), -1, dtype=np.int64)
+    column_of = walker.column_of
+    for j, var in enumerate(compiled.columns):
+        position = column_of.get(id(var))
+        if position is not None:
+            compiled_column[position] = j
+    return compiled_column
+
+
+def active_data(model: pyo.ConcreteModel, ctype: Any) -> Iterator[Any]:
+    """The active data of every active ``ctype`` component, components in declaration order, each
+    component's data in the order they were built (its index order): read off the component's own
+    dict, without the per-index lookups of Pyomo's sorted iteration (a tenth of the time)."""
+    for component in model.component_objects(ctype, active=True, descend_into=True):
+        for data in component._data.values():
+            if data.active:
+                yield data
 
 
 def _constraint_rows(model: pyo.ConcreteModel, walker: LinearWalker
@@ -207,12 +253,12 @@ def _constraint_rows(model: pyo.ConcreteModel, walker: LinearWalker
     rows: list[Any] = []
     lower: list[float] = []
     upper: list[float] = []
-    variables: list[int] = []
+    columns: list[int] = []
     data: list[Any] = []
     indptr = [0]
-    for con in model.component_data_objects(pyo.Constraint, active=True, descend_into=True,
-                                            sort=SortComponents.ORDERED_INDICES):
-        lb, coefficients, constant, ub = walker.row(con)
+    row = walker.row
+    for con in active_data(model, pyo.Constraint):
+        lb, coefficients, constant, ub = row(con)
         if lb is None and ub is None:
             continue
         if not coefficients:
@@ -222,11 +268,11 @@ def _constraint_rows(model: pyo.ConcreteModel, walker: LinearWalker
         rows.append(con)
         lower.append(-INF if lb is None else lb - constant)
         upper.append(INF if ub is None else ub - constant)
-        variables.extend(coefficients)
+        columns.extend(coefficients)
         data.extend(coefficients.values())
         indptr.append(len(data))
     matrix = scipy.sparse.csr_array(
-        (np.asarray(data, dtype=float), _column_indices(walker, variables), np.asarray(indptr, dtype=np.int64)),
+        (np.asarray(data, dtype=float), np.asarray(columns, dtype=np.int64), np.asarray(indptr, dtype=np.int64)),
         shape=(len(rows), len(walker.columns))).tocsc()
     return rows, np.asarray(lower, dtype=float), np.asarray(upper, dtype=float), matrix
 
@@ -262,28 +308,35 @@ def _release_garbage() -> None:
         _MALLOC_TRIM(0)
 
 
-def _compile_expressions(walker: LinearWalker, model: pyo.ConcreteModel,
-                         column_of_id: dict[int, int]) -> CompiledExpressions:
-    """Every named Expression of ``model`` as a sparse row; those the constraints and the objective use
-    come straight from the walker's cache."""
-    indices: list[int] = []
+def _compile_expressions(walker: LinearWalker, components: Iterable[Any], num_columns: int,
+                         compiled_columns: Callable[[], np.ndarray]) -> CompiledExpressions:
+    """The named Expressions of ``components`` as sparse rows; those the constraints and the objective
+    use come straight from the walker's cache. ``compiled_columns`` maps walker columns to the compiled
+    model's, once every Expression is walked (one may meet a variable no row has)."""
+    positions: list[int] = []
     data: list[float] = []
     indptr = [0]
     constant: list[float] = []
     first_row: dict[str, tuple[list[Any], int]] = {}
-    for component in model.component_objects(pyo.Expression, active=True, descend_into=True):
+    linear = walker.linear
+    for component in components:
         keys = []
         first_row[component.name] = (keys, len(constant))
-        for key, expression in component.items():
-            coefficients, offset = walker.linear(expression)
+        for key, expression in component._data.items():  # index order, as built
+            coefficients, offset = linear(expression)
             keys.append(key)
-            indices.extend(map(column_of_id.__getitem__, coefficients))
+            positions.extend(coefficients)
             data.extend(coefficients.values())
-            indptr.append(len(indices))
+            indptr.append(len(data))
             constant.append(float(offset))
+    compiled_column = compiled_columns()
+    indices = compiled_column[np.asarray(positions, dtype=np.int64)]
+    if (indices < 0).any():
+        outside = walker.columns[int(np.asarray(positions)[np.flatnonzero(indices < 0)[0]])]
+        raise ValueError(f"a named Expression uses {outside.name}, which is not an active variable of the model")
     matrix = scipy.sparse.csr_array(
-        (np.asarray(data, dtype=float), np.asarray(indices, dtype=np.int64), np.asarray(indptr, dtype=np.int64)),
-        shape=(len(constant), len(column_of_id)))
+        (np.asarray(data, dtype=float), indices, np.asarray(indptr, dtype=np.int64)),
+        shape=(len(constant), num_columns))
     matrix.sum_duplicates()
     return CompiledExpressions(matrix=matrix, constant=np.asarray(constant), first_row=first_row)
 
@@ -299,24 +352,37 @@ def _missing_variables(model: pyo.ConcreteModel, columns: list[Any]) -> list[Any
 
 
 def column_bounds(columns: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(lower, upper, integer) of the columns; a fixed variable's bounds are its value."""
-    n = len(columns)
-    lower, upper = np.empty(n), np.empty(n)
-    integer = np.zeros(n, dtype=bool)
-    integral_domain: dict[int, bool] = {}
-    for j, var in enumerate(columns):
-        if var.fixed:
-            lower[j] = upper[j] = var.value
-        else:
-            lo, hi = var.bounds
-            lower[j] = -INF if lo is None else lo
-            upper[j] = INF if hi is None else hi
-        domain = var.domain
-        known = integral_domain.get(id(domain))
+    """(lower, upper, integer) of the columns; a fixed variable's bounds are its value.
+
+    A variable with no bound of its own takes its domain's, looked up once per domain (most of the
+    model's variables: Pyomo's ``Var.bounds`` resolves the domain afresh for each); any other asks
+    Pyomo."""
+    lower: list[Any] = []
+    upper: list[Any] = []
+    integer: list[bool] = []
+    by_domain: dict[int, tuple[float, float, bool]] = {}
+    for var in columns:
+        domain = var._domain
+        known = by_domain.get(id(domain))
         if known is None:
-            known = integral_domain[id(domain)] = var.is_integer()
-        integer[j] = known
-    return lower, upper, integer
+            low, high = domain.bounds()
+            known = by_domain[id(domain)] = (-INF if low is None else low, INF if high is None else high,
+                                             var.is_integer())
+        integer.append(known[2])
+        if var._fixed:
+            if var.value is None:
+                raise ValueError(f"variable {var.name} is fixed without a value")
+            lower.append(var.value)
+            upper.append(var.value)
+        elif var._lb is None and var._ub is None:
+            lower.append(known[0])
+            upper.append(known[1])
+        else:
+            low, high = var.bounds
+            lower.append(-INF if low is None else low)
+            upper.append(INF if high is None else high)
+    return (np.asarray(lower, dtype=float).reshape(-1), np.asarray(upper, dtype=float).reshape(-1),
+            np.asarray(integer, dtype=bool).reshape(-1))
 
 
 def load_values(columns: list[Any], values: np.ndarray) -> None:

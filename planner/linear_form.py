@@ -1,6 +1,6 @@
 """Linear form of the model's expressions, read straight off their trees.
 
-:class:`LinearWalker` turns a Pyomo expression into ``(coefficients by id(variable), constant)`` with
+:class:`LinearWalker` turns a Pyomo expression into ``(coefficients by column, constant)`` with
 one direct recursive pass per expression and one cache entry per named Expression. It replaces Pyomo's
 generic ``LinearRepnVisitor`` (an event-driven walker with a dispatch per node and a copy of every
 cached sub-expression at each use: about 4-5 microseconds per matrix entry) for the node kinds the
@@ -23,7 +23,6 @@ from typing import Any
 import pyomo.environ as pyo
 from pyomo.common.numeric_types import native_numeric_types, native_types
 from pyomo.core.base.param import ParamData
-from pyomo.core.base.set import SortComponents
 from pyomo.core.base.var import VarData
 from pyomo.core.expr.numeric_expr import (
     DivisionExpression,
@@ -39,12 +38,12 @@ from pyomo.core.expr.relational_expr import EqualityExpression, RangedExpression
 from pyomo.repn.linear import LinearRepnVisitor
 
 Coefficients = dict[int, Any]
-"""id(variable) -> coefficient. Forms share these dicts: whoever receives one only reads it."""
+"""Column (the variable's position in :attr:`LinearWalker.columns`) -> coefficient. Keyed by column,
+not by variable, so the arrays come straight off the keys. Forms share these dicts: whoever receives
+one only reads it."""
 Form = tuple[Any, Any, Coefficients]
 """A linear form not yet scaled: (multiplier, constant, coefficients); its value is
 ``multiplier * (constant + sum(coefficient * variable))``. A constant form is the number itself."""
-
-_ORDERED = SortComponents.ORDERED_INDICES
 
 
 class NonlinearExpressionError(ValueError):
@@ -74,8 +73,9 @@ class LinearWalker:
 
     ``columns`` lists every variable of every variable component met so far (a component's variables
     in index order, components in the order their first variable was met) and ``column_of`` maps
-    id(variable) to its position there. ``cache`` holds the form of every named Expression walked:
-    after changing a parameter, drop the entries of the named Expressions that use it.
+    id(variable) to its position there, the column that coefficients are keyed by. ``cache`` holds
+    the form of every named Expression walked: after changing a parameter, drop the entries of the
+    named Expressions that use it.
     """
 
     def __init__(self) -> None:
@@ -86,7 +86,7 @@ class LinearWalker:
 
     # ---- what callers use ---------------------------------------------------------------------------
     def linear(self, expression: Any) -> tuple[Coefficients, Any]:
-        """(coefficients by id(variable), constant) of ``expression``, zero coefficients dropped.
+        """(coefficients by column, constant) of ``expression``, zero coefficients dropped.
         The dict may be shared with the cache: read it, do not change it."""
         return _scaled(self.form(expression))
 
@@ -150,31 +150,35 @@ class LinearWalker:
                 return handler
         return self._delegated
 
-    def _record(self, var: Any) -> None:
-        """Give every variable of ``var``'s component a column (Pyomo's column order)."""
+    def _record(self, var: Any) -> int:
+        """Give every variable of ``var``'s component a column (Pyomo's column order); ``var``'s column.
+        The component's own dict holds its variables in index order (as built), read without the
+        sorted iteration's per-index lookups."""
         columns, column_of = self.columns, self.column_of
-        for member in var.parent_component().values(_ORDERED):
+        for member in var.parent_component()._data.values():
             column_of[id(member)] = len(columns)
             columns.append(member)
+        return column_of[id(var)]
 
     def _variable(self, var: Any) -> Form | Any:
-        if id(var) not in self.column_of:
+        column = self.column_of.get(id(var))
+        if column is None:
             if var.fixed:
                 return 1 * _fixed_value(var)
-            self._record(var)
-        return 1, 0, {id(var): 1}
+            column = self._record(var)
+        return 1, 0, {column: 1}
 
     def _monomial(self, node: Any) -> Form | Any:
         coefficient, var = node._args_
         if coefficient.__class__ not in native_types:
             coefficient = constant_value(coefficient)
-        vid = id(var)
-        if vid not in self.column_of:
+        column = self.column_of.get(id(var))
+        if column is None:
             if var.fixed:
                 return 0 + coefficient * _fixed_value(var)
-            self._record(var)
+            column = self._record(var)
         if coefficient:
-            return 1, 0, {vid: coefficient}
+            return 1, 0, {column: coefficient}
         return 0
 
     def _linear_sum(self, node: Any) -> Form | Any:
@@ -200,16 +204,16 @@ class LinearWalker:
             else:
                 constant += constant_value(arg)
                 continue
-            vid = id(var)
-            if vid not in column_of:
+            column = column_of.get(id(var))
+            if column is None:
                 if var.fixed:
                     fixed_part += coefficient * _fixed_value(var)
                     continue
-                self._record(var)
-            if vid in coefficients:
-                coefficients[vid] += coefficient
+                column = self._record(var)
+            if column in coefficients:
+                coefficients[column] += coefficient
             elif coefficient:
-                coefficients[vid] = coefficient
+                coefficients[column] = coefficient
         fixed_part += constant
         if coefficients:
             return 1, fixed_part, coefficients
@@ -272,10 +276,14 @@ class LinearWalker:
             raise NonlinearExpressionError(f"not a linear expression: {node}")
         if not repn.linear:
             return repn.constant
-        for vid in repn.linear:
-            if vid not in self.column_of:
-                self._record(visitor.var_map[vid])
-        return 1, repn.constant, repn.linear
+        coefficients: Coefficients = {}
+        column_of = self.column_of
+        for vid, coefficient in repn.linear.items():
+            column = column_of.get(vid)
+            if column is None:
+                column = self._record(visitor.var_map[vid])
+            coefficients[column] = coefficient
+        return 1, repn.constant, coefficients
 
 
 _MISSING = object()
@@ -326,19 +334,19 @@ def _sum(forms: list[Form | Any], *, adopt_first: bool = False) -> Form | Any:
             if not coefficients:
                 coefficients.update(part)  # the same values, inserted in the same order
                 continue
-            for vid, coefficient in part.items():
-                if vid in coefficients:
-                    coefficients[vid] += coefficient
+            for column, coefficient in part.items():
+                if column in coefficients:
+                    coefficients[column] += coefficient
                 else:
-                    coefficients[vid] = coefficient
+                    coefficients[column] = coefficient
         elif multiplier:
             if part_constant:
                 constant += multiplier * part_constant
-            for vid, coefficient in part.items():
-                if vid in coefficients:
-                    coefficients[vid] += multiplier * coefficient
+            for column, coefficient in part.items():
+                if column in coefficients:
+                    coefficients[column] += multiplier * coefficient
                 else:
-                    coefficients[vid] = multiplier * coefficient
+                    coefficients[column] = multiplier * coefficient
     if coefficients:
         return 1, constant, coefficients
     return 1 * constant
@@ -351,13 +359,13 @@ def _scaled(form: Form | Any) -> tuple[Coefficients, Any]:
     multiplier, constant, coefficients = form
     if multiplier == 1:
         if 0 in coefficients.values():
-            coefficients = {vid: c for vid, c in coefficients.items() if c}
+            coefficients = {column: c for column, c in coefficients.items() if c}
         return coefficients, constant
     if not multiplier:
         return {}, 0
     scaled = {}
-    for vid, coefficient in coefficients.items():
+    for column, coefficient in coefficients.items():
         product = multiplier * coefficient
         if product:
-            scaled[vid] = product
+            scaled[column] = product
     return scaled, constant * multiplier if constant else constant

@@ -23,7 +23,7 @@ import pyomo.environ as pyo
 import scipy.sparse
 from pyomo.common.numeric_types import native_types
 
-from planner.compile import INF, CompiledExpressions, CompiledModel, column_bounds
+from planner.compile import INF, CompiledExpressions, CompiledModel, column_bounds, walker_columns_to_compiled
 from planner.linear_form import Coefficients, LinearWalker, NonlinearExpressionError
 
 
@@ -45,7 +45,8 @@ class Recompiler:
         """id(parameter or named Expression) -> the constraints, objectives and named Expressions that
         use it directly."""
         self.row_of = {id(con): i for i, con in enumerate(compiled.rows)}
-        self.column_of = {id(var): j for j, var in enumerate(compiled.columns)}
+        self.compiled_column = walker_columns_to_compiled(walker, compiled)
+        """Walker column -> column of ``compiled`` (-1 where it has none)."""
         self.expression_row_of = _expression_rows(model, compiled.expressions)
         # A parameter in a variable's bounds moves column bounds: then they are read again on every change.
         self.bounds_use_parameters = any(
@@ -103,10 +104,11 @@ class Recompiler:
         return self._arrays(coefficients, constant)
 
     def _arrays(self, coefficients: Coefficients, constant: Any) -> tuple[np.ndarray, np.ndarray, float] | None:
-        try:
-            columns = np.fromiter(map(self.column_of.__getitem__, coefficients), dtype=np.int64,
-                                  count=len(coefficients))
-        except KeyError:
+        positions = np.fromiter(coefficients, dtype=np.int64, count=len(coefficients))
+        if positions.size and positions.max() >= self.compiled_column.size:
+            return None  # a variable component the compile never met
+        columns = self.compiled_column[positions]
+        if (columns < 0).any():
             return None
         return columns, np.fromiter(coefficients.values(), dtype=float, count=len(coefficients)), float(constant)
 

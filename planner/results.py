@@ -426,19 +426,36 @@ class PlanResult(PlanAnalytics, ProgramAnalytics, BudgetAnalytics):
                                            "unit"])
 
 
+def expressions_read(m: pyo.ConcreteModel) -> list[Any]:
+    """The named Expression components :func:`extract` reads from ``m`` (a solver compiles only these)."""
+    d: ModelData = m.data
+    names = ["lease_blocks", "installed_kgpu", "gpus_serving", "od_serving", "served_ttok", "unserved_ttok",
+             "throttled_ttok", "demand_ttok", "policy_on", "credit_used", "power_draw_mw", "scenario_cost_musd",
+             *(term.component for term in m.cost_terms), "lease_monthly_payment_musd", "lease_signing_payment_musd",
+             "program_start", "gpus_improved", "tie_break_musd", "expected_cost_musd"]
+    names += ["cash_spend_musd"] if d.has_cash_budget else []
+    names += ["scenario_value_musd"] if d.maximises_value else []
+    names += ["cvar_musd"] if d.has_cvar else []
+    components = (m.component(name) for name in dict.fromkeys(names))
+    return [c for c in components if c is not None and c.ctype is pyo.Expression]
+
+
 def extract(m: pyo.ConcreteModel, problem: Problem, *, status: str, message: str,
             best_bound_musd: float | None, mip_gap: float,
-            expression_values: Callable[[Any], dict[Any, float]] | None = None) -> PlanResult:
+            expression_values: Callable[[Any], dict[Any, float] | None] | None = None) -> PlanResult:
     """Read every value the result tables need from a solved model.
 
     ``expression_values`` reads Expression and Objective components (the solver reads them off the
-    compiled model); without it they are evaluated in Pyomo.
+    compiled model; None for one it did not compile); without it, or when it gives None, they are
+    evaluated in Pyomo. :func:`expressions_read` lists the Expressions read here.
     """
     d: ModelData = m.data
 
     def _values(component: Any) -> dict[Any, float]:
         if expression_values is not None and component.ctype in (pyo.Expression, pyo.Objective):
-            return expression_values(component)
+            values = expression_values(component)
+            if values is not None:
+                return values
         return _evaluated(component)
 
     raw: dict[str, dict[Any, float]] = {

@@ -25,7 +25,7 @@ from planner.model import build_model, update_parameters
 from planner.model.data import USD_PER_UNIT
 from planner.model.leases import lease_fixings
 from planner.recompile import Recompiler
-from planner.results import PlanResult, extract
+from planner.results import PlanResult, expressions_read, extract
 from planner.schema import Problem
 
 __all__ = ["MipProgress", "PlanResult", "Planner", "solve"]
@@ -119,7 +119,7 @@ class Planner:
             if compiled is not None:
                 return compiled, None
         self._recompiler = None
-        return compile_with_walker(self.model)
+        return compile_with_walker(self.model, expressions=expressions_read(self.model))
 
     def fix_leases(self, blocks: Mapping[tuple[Any, ...], float]) -> None:
         """Fix the lease decisions; others to 0. Keys (offer, start month index): the blocks every
@@ -150,10 +150,11 @@ class Planner:
         """Compile the model and hand it to HiGHS in one call (raises what the compiler or HiGHS refuse)."""
         walker = None
         with _pyomo_quiet():
+            expressions = expressions_read(self.model)
             if self.updatable:
-                compiled, walker = compile_with_walker(self.model)
+                compiled, walker = compile_with_walker(self.model, expressions=expressions)
             else:
-                compiled = compile_model(self.model)
+                compiled = compile_model(self.model, expressions=expressions)
         highs = HighsModel(threads=self.threads, random_seed=DEFAULT_RANDOM_SEED)
         highs.load(compiled)
         self._highs = highs
@@ -230,7 +231,7 @@ class Planner:
         load_values(compiled.columns, values)
         result = extract(self.model, self.problem, status=outcome.status, message=message,
                          best_bound_musd=outcome.bound, mip_gap=outcome.gap,
-                         expression_values=lambda component: compiled.values(component, values))
+                         expression_values=lambda c: compiled.values(c, values) if compiled.holds(c) else None)
         timings["extract_seconds"] = time.perf_counter() - extract_started
         if marginal_values:
             duals_started = time.perf_counter()

@@ -296,3 +296,41 @@ def test_build_leaves_the_garbage_collector_as_it_found_it() -> None:
         assert gc.get_freeze_count() == frozen
     finally:
         gc.unfreeze()
+
+
+@pytest.mark.parametrize("settings", [
+    {"cvar_weight": 0.3, "reveal_month": "2025-03"},
+    {"objective": "max_value_within_budget", "max_cash_spend_usd": 3e9},
+], ids=["cvar-multistage", "budget-mode"])
+def test_the_planner_compiles_every_expression_the_results_read(settings, monkeypatch) -> None:
+    """The Planner compiles only the Expressions ``extract`` reads (``expressions_read``); none is left
+    for Pyomo to evaluate, and the values read off the arrays are Pyomo's own."""
+    import planner.results
+    from planner.solver import Planner
+
+    evaluated: list[str] = []
+    evaluate = planner.results._evaluated
+
+    def recording(component):
+        if component.ctype is pyo.Expression:
+            evaluated.append(component.name)
+        return evaluate(component)
+
+    monkeypatch.setattr(planner.results, "_evaluated", recording)
+    problem = realistic(6, first_month="2025-01", **settings)
+    solver = Planner(problem)
+    result = solver.solve(marginal_values=False)
+    assert result.has_plan
+    assert evaluated == []
+    compiled = solver._highs.compiled
+    read = planner.results.expressions_read(solver.model)
+    assert {c.name for c in read} == set(compiled.expressions.first_row)
+    assert "on_demand_spend_musd" not in compiled.expressions.first_row  # a model Expression no result reads
+    for component in read:
+        expected = {k: pyo.value(e) for k, e in component.items()}
+        assert compiled.values(component, result_values(compiled)) == pytest.approx(expected, rel=1e-9, abs=1e-9)
+
+
+def result_values(compiled) -> np.ndarray:
+    """The column values as the solve wrote them into the Pyomo variables."""
+    return np.array([var.value for var in compiled.columns])

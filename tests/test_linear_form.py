@@ -119,11 +119,13 @@ def test_named_expression_forms_are_cached_once_and_shared() -> None:
     assert id(m.inner) in walker.cache and id(m.scaled) in walker.cache
     assert walker.linear(m.scaled) == first
     coefficients, constant = first
-    assert coefficients == {id(m.x[0]): pytest.approx(0.3 * 1.7), id(m.x[1]): pytest.approx(-0.7 * 1.7)}
-    assert constant == pytest.approx(2.8 * 1.7)
-    assert walker.cache[id(m.inner)][2] == {id(m.x[0]): 0.3, id(m.x[1]): pytest.approx(-0.7)}  # not scaled in place
-    # Columns come a component at a time, in index order, in the order first met.
+    # Coefficients are keyed by column. Columns come a component at a time, in index order, in the
+    # order first met.
     assert [v.name for v in walker.columns] == ["x[0]", "x[1]", "x[2]"]
+    assert [walker.column_of[id(m.x[i])] for i in range(3)] == [0, 1, 2]
+    assert coefficients == {0: pytest.approx(0.3 * 1.7), 1: pytest.approx(-0.7 * 1.7)}
+    assert constant == pytest.approx(2.8 * 1.7)
+    assert walker.cache[id(m.inner)][2] == {0: 0.3, 1: pytest.approx(-0.7)}  # not scaled in place
 
 
 def test_a_changed_parameter_shows_once_its_cached_forms_are_dropped() -> None:
@@ -131,10 +133,10 @@ def test_a_changed_parameter_shows_once_its_cached_forms_are_dropped() -> None:
     walker = LinearWalker()
     walker.linear(m.scaled)
     m.p = 0.5
-    assert walker.linear(m.scaled)[0][id(m.x[0])] == pytest.approx(0.3 * 1.7)  # cached: the old value
+    assert walker.linear(m.scaled)[0][walker.column_of[id(m.x[0])]] == pytest.approx(0.3 * 1.7)  # cached: the old value
     walker.cache.pop(id(m.inner))
     walker.cache.pop(id(m.scaled))
-    assert walker.linear(m.scaled)[0][id(m.x[0])] == pytest.approx(0.5 * 1.7)
+    assert walker.linear(m.scaled)[0][walker.column_of[id(m.x[0])]] == pytest.approx(0.5 * 1.7)
 
 
 def test_a_product_of_variables_is_refused() -> None:

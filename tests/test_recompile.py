@@ -131,7 +131,7 @@ def test_an_updatable_planner_recompiles_in_part_and_solves_like_a_fresh_build(
     and each re-solve finds the optimum a fresh build finds (MIP gap 0)."""
     whole: list[int] = []
     original = planner.solver.compile_with_walker
-    monkeypatch.setattr(planner.solver, "compile_with_walker", lambda m: whole.append(1) or original(m))
+    monkeypatch.setattr(planner.solver, "compile_with_walker", lambda m, **kw: whole.append(1) or original(m, **kw))
     problem = realistic(6, mip_gap=0.0)
     kept = Planner(problem, updatable=True)
     kept.solve(marginal_values=False)
