@@ -195,7 +195,7 @@ def _compiled(model: pyo.ConcreteModel, expressions: Iterable[Any] | None) -> tu
         if expressions is None:
             expressions = model.component_objects(pyo.Expression, active=True, descend_into=True)
         compiled_expressions = _compile_expressions(walker, expressions, len(columns),
-                                                    lambda: _compiled_columns(walker, used, missing))
+                                                    lambda: walker_columns_to_compiled(walker, columns, used=used))
     col_lower, col_upper, integer = column_bounds(columns)
     compiled = CompiledModel(columns=columns, rows=rows, matrix=matrix, cost=cost, offset=float(offset),
                              col_lower=col_lower, col_upper=col_upper, integer=integer, row_lower=row_lower,
@@ -212,31 +212,25 @@ def _values_of(coefficients: Coefficients) -> np.ndarray:
     return np.fromiter(coefficients.values(), dtype=float, count=len(coefficients))
 
 
-def _compiled_columns(walker: LinearWalker, used: np.ndarray, missing: list[Any]) -> np.ndarray:
-    """Walker column -> compiled column (-1 for a variable with none): the walker's columns that were
-    ``used`` in order, then the ``missing`` variables appended after them."""
+def walker_columns_to_compiled(walker: LinearWalker, columns: list[Any], *,
+                               used: np.ndarray | None = None) -> np.ndarray:
+    """Walker column -> position in ``columns`` (-1 where a walker column is not there). ``used``: a
+    mask over the walker's first columns whose True entries are the first of ``columns``, in order
+    (as the compile lays them out), mapped without a lookup each."""
     compiled_column = np.full(len(walker.columns), -1, dtype=np.int64)
-    compiled_column[np.flatnonzero(used)] = np.arange(int(used.sum()))
+    known = 0
+    if used is not None:
+        known = int(used.sum())
+        compiled_column[np.flatnonzero(used)] = np.arange(known)
     column_of = walker.column_of
-    for k, var in enumerate(missing, start=int(used.sum())):
-        position = column_of.get(id(var))
-        if position is not None:
-            compiled_column[position] = k
-    return compiled_column
-
-
-def walker_columns_to_compiled(walker: LinearWalker, compiled: CompiledModel) -> np.ndarray:
-    """Walker column -> column of ``compiled`` (-1 for a walker column that ``compiled`` has not)."""
-    compiled_column = np.full(len(walker.columns), -1, dtype=np.int64)
-    column_of = walker.column_of
-    for j, var in enumerate(compiled.columns):
-        position = column_of.get(id(var))
+    for j in range(known, len(columns)):
+        position = column_of.get(id(columns[j]))
         if position is not None:
             compiled_column[position] = j
     return compiled_column
 
 
-def active_data(model: pyo.ConcreteModel, ctype: Any) -> Iterator[Any]:
+def _active_data(model: pyo.ConcreteModel, ctype: Any) -> Iterator[Any]:
     """The active data of every active ``ctype`` component, components in declaration order, each
     component's data in the order they were built (its index order): read off the component's own
     dict, without the per-index lookups of Pyomo's sorted iteration (a tenth of the time)."""
@@ -257,7 +251,7 @@ def _constraint_rows(model: pyo.ConcreteModel, walker: LinearWalker
     data: list[Any] = []
     indptr = [0]
     row = walker.row
-    for con in active_data(model, pyo.Constraint):
+    for con in _active_data(model, pyo.Constraint):
         lb, coefficients, constant, ub = row(con)
         if lb is None and ub is None:
             continue

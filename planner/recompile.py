@@ -45,7 +45,7 @@ class Recompiler:
         """id(parameter or named Expression) -> the constraints, objectives and named Expressions that
         use it directly."""
         self.row_of = {id(con): i for i, con in enumerate(compiled.rows)}
-        self.compiled_column = walker_columns_to_compiled(walker, compiled)
+        self.compiled_column = walker_columns_to_compiled(walker, compiled.columns)
         """Walker column -> column of ``compiled`` (-1 where it has none)."""
         self.expression_row_of = _expression_rows(model, compiled.expressions)
         # A parameter in a variable's bounds moves column bounds: then they are read again on every change.
