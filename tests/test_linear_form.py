@@ -62,6 +62,11 @@ def assert_as_pyomo_writes_it(compiled: CompiledModel, model: pyo.ConcreteModel)
     assert np.array_equal(compiled.row_lower, reference["lower"])
     assert np.array_equal(compiled.row_upper, reference["upper"])
     assert np.array_equal(compiled.cost[:n], reference["cost"]) and compiled.offset == reference["offset"]
+    # Column bounds and integrality as Pyomo states them, variable by variable (a fixed one at its value).
+    bounds = [(v.value, v.value) if v.fixed else v.bounds for v in compiled.columns]
+    assert np.array_equal(compiled.col_lower, [-INF if lo is None else lo for lo, _ in bounds])
+    assert np.array_equal(compiled.col_upper, [INF if hi is None else hi for _, hi in bounds])
+    assert np.array_equal(compiled.integer, [v.is_integer() for v in compiled.columns])
 
 
 @pytest.mark.parametrize("name", ["example", "S two-stage", "M multi-stage", "realistic budget mode"])
@@ -87,6 +92,7 @@ def every_node_kind() -> pyo.ConcreteModel:
     m.fixed.fix()
     m.p = pyo.Param(initialize=0.3, mutable=True)
     m.q = pyo.Param(initialize=7.0, mutable=True)
+    m.w = pyo.Var(within=pyo.NonNegativeReals, bounds=(m.p, m.q))  # bounds from parameters and the domain
     m.inner = pyo.Expression(expr=m.p * m.x[0] - (m.q * 0.1) * m.x[1] + 2.5 + m.p)
     m.scaled = pyo.Expression(expr=m.inner * 1.7)
     m.nothing = pyo.Expression(expr=m.q * 2)
@@ -100,7 +106,7 @@ def every_node_kind() -> pyo.ConcreteModel:
     m.rows.add(sum(m.x[i] * (i + 0.5) for i in range(3)) - m.y * m.p <= 30)
     m.rows.add(m.fixed * 2 <= 5)  # no variable left: no row
     m.rows.add(0 * m.y + m.x[0] >= 0)
-    m.cost = pyo.Objective(expr=m.scaled + 0.25 * sum(m.z.values()) - m.y / 3, sense=pyo.maximize)
+    m.cost = pyo.Objective(expr=m.scaled + 0.25 * sum(m.z.values()) - m.y / 3 - m.w, sense=pyo.maximize)
     return m
 
 
