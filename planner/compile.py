@@ -175,11 +175,11 @@ def _compiled(model: pyo.ConcreteModel, expressions: Iterable[Any] | None) -> tu
         objective = objectives[0]
         objective_coefficients, offset = walker.linear(objective.expr)
         rows, row_lower, row_upper, matrix = _constraint_rows(model, walker)
-        objective_values = _values_of(objective_coefficients)
+        objective_values = coefficient_values(objective_coefficients)
         if objective.sense == pyo.maximize:
             objective_values, offset = -objective_values, -offset
         cost = np.zeros(len(walker.columns))
-        cost[_columns_of(objective_coefficients)] = objective_values
+        cost[coefficient_columns(objective_coefficients)] = objective_values
         used = (np.diff(matrix.indptr) > 0) | (cost != 0)
         columns = [var for var, keep in zip(walker.columns, used.tolist(), strict=True) if keep]
         matrix = scipy.sparse.csc_array((matrix.data, matrix.indices, matrix.indptr[np.r_[used, True]]),
@@ -194,8 +194,7 @@ def _compiled(model: pyo.ConcreteModel, expressions: Iterable[Any] | None) -> tu
                                             shape=(matrix.shape[0], len(columns)))
         if expressions is None:
             expressions = model.component_objects(pyo.Expression, active=True, descend_into=True)
-        compiled_expressions = _compile_expressions(walker, expressions, len(columns),
-                                                    lambda: walker_columns_to_compiled(walker, columns, used=used))
+        compiled_expressions = _compile_expressions(walker, expressions, columns, used)
     col_lower, col_upper, integer = column_bounds(columns)
     compiled = CompiledModel(columns=columns, rows=rows, matrix=matrix, cost=cost, offset=float(offset),
                              col_lower=col_lower, col_upper=col_upper, integer=integer, row_lower=row_lower,
@@ -203,12 +202,13 @@ def _compiled(model: pyo.ConcreteModel, expressions: Iterable[Any] | None) -> tu
     return compiled, walker
 
 
-def _columns_of(coefficients: Coefficients) -> np.ndarray:
+def coefficient_columns(coefficients: Coefficients) -> np.ndarray:
     """The walker columns that ``coefficients`` are keyed by, in order."""
     return np.fromiter(coefficients, dtype=np.int64, count=len(coefficients))
 
 
-def _values_of(coefficients: Coefficients) -> np.ndarray:
+def coefficient_values(coefficients: Coefficients) -> np.ndarray:
+    """The coefficients' values, in the order of :func:`coefficient_columns`."""
     return np.fromiter(coefficients.values(), dtype=float, count=len(coefficients))
 
 
@@ -302,11 +302,11 @@ def _release_garbage() -> None:
         _MALLOC_TRIM(0)
 
 
-def _compile_expressions(walker: LinearWalker, components: Iterable[Any], num_columns: int,
-                         compiled_columns: Callable[[], np.ndarray]) -> CompiledExpressions:
-    """The named Expressions of ``components`` as sparse rows; those the constraints and the objective
-    use come straight from the walker's cache. ``compiled_columns`` maps walker columns to the compiled
-    model's, once every Expression is walked (one may meet a variable no row has)."""
+def _compile_expressions(walker: LinearWalker, components: Iterable[Any], columns: list[Any],
+                         used: np.ndarray) -> CompiledExpressions:
+    """The named Expressions of ``components`` as sparse rows over ``columns`` (laid out from the
+    walker's ``used`` columns, see :func:`walker_columns_to_compiled`); those the constraints and the
+    objective use come straight from the walker's cache."""
     positions: list[int] = []
     data: list[float] = []
     indptr = [0]
@@ -323,14 +323,15 @@ def _compile_expressions(walker: LinearWalker, components: Iterable[Any], num_co
             data.extend(coefficients.values())
             indptr.append(len(data))
             constant.append(float(offset))
-    compiled_column = compiled_columns()
-    indices = compiled_column[np.asarray(positions, dtype=np.int64)]
+    # Mapped only now: an Expression may meet a variable no row has, and the walker gives it a column.
+    walker_positions = np.asarray(positions, dtype=np.int64)
+    indices = walker_columns_to_compiled(walker, columns, used=used)[walker_positions]
     if (indices < 0).any():
-        outside = walker.columns[int(np.asarray(positions)[np.flatnonzero(indices < 0)[0]])]
+        outside = walker.columns[int(walker_positions[np.flatnonzero(indices < 0)[0]])]
         raise ValueError(f"a named Expression uses {outside.name}, which is not an active variable of the model")
     matrix = scipy.sparse.csr_array(
         (np.asarray(data, dtype=float), indices, np.asarray(indptr, dtype=np.int64)),
-        shape=(len(constant), num_columns))
+        shape=(len(constant), len(columns)))
     matrix.sum_duplicates()
     return CompiledExpressions(matrix=matrix, constant=np.asarray(constant), first_row=first_row)
 
@@ -375,8 +376,7 @@ def column_bounds(columns: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarra
             low, high = var.bounds
             lower.append(-INF if low is None else low)
             upper.append(INF if high is None else high)
-    return (np.asarray(lower, dtype=float).reshape(-1), np.asarray(upper, dtype=float).reshape(-1),
-            np.asarray(integer, dtype=bool).reshape(-1))
+    return np.asarray(lower, dtype=float), np.asarray(upper, dtype=float), np.asarray(integer, dtype=bool)
 
 
 def load_values(columns: list[Any], values: np.ndarray) -> None:

@@ -23,7 +23,15 @@ import pyomo.environ as pyo
 import scipy.sparse
 from pyomo.common.numeric_types import native_types
 
-from planner.compile import INF, CompiledExpressions, CompiledModel, column_bounds, walker_columns_to_compiled
+from planner.compile import (
+    INF,
+    CompiledExpressions,
+    CompiledModel,
+    coefficient_columns,
+    coefficient_values,
+    column_bounds,
+    walker_columns_to_compiled,
+)
 from planner.linear_form import Coefficients, LinearWalker, NonlinearExpressionError
 
 
@@ -104,13 +112,13 @@ class Recompiler:
         return self._arrays(coefficients, constant)
 
     def _arrays(self, coefficients: Coefficients, constant: Any) -> tuple[np.ndarray, np.ndarray, float] | None:
-        positions = np.fromiter(coefficients, dtype=np.int64, count=len(coefficients))
+        positions = coefficient_columns(coefficients)
         if positions.size and positions.max() >= self.compiled_column.size:
             return None  # a variable component the compile never met
         columns = self.compiled_column[positions]
         if (columns < 0).any():
             return None
-        return columns, np.fromiter(coefficients.values(), dtype=float, count=len(coefficients)), float(constant)
+        return columns, coefficient_values(coefficients), float(constant)
 
     def _rewritten(self, constraints: list[Any], objectives: list[Any],
                    expressions: list[Any]) -> CompiledModel | None:
